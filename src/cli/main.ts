@@ -1,0 +1,67 @@
+import { BatchlineError } from '../errors.ts';
+import type { Command, CommandIO } from './command.ts';
+
+/** Each command lives in its own module and is loaded only when called. */
+const commands: Record<string, () => Promise<Command>> = {
+};
+
+function helpText(): string {
+  const names = Object.keys(commands).sort();
+  return [
+    'usage: batchline <command> [options]',
+    '',
+    'commands:',
+    ...names.map((name) => `  ${name}`),
+    '',
+    'Run `batchline <command> --help` for the options of one command.',
+    '',
+  ].join('\n');
+}
+
+/** Runs the CLI and resolves to the process exit code. */
+export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(helpText());
+    return name === undefined ? 1 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    io.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!load) {
+    io.stderr.write(`batchline: UNKNOWN_COMMAND: no command ${JSON.stringify(name)}\n\n${helpText()}`);
+    return 1;
+  }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    io.stderr.write(`${formatError(err)}\n`);
+    return 1;
+  }
+}
+
+/** One line a person can read: the code, the message and where it happened. */
+export function formatError(err: unknown): string {
+  if (err instanceof BatchlineError) {
+    const where = Object.entries(err.toJSON())
+      .filter(([key]) => key !== 'code' && key !== 'message')
+      .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+      .join(' ');
+    return `batchline: ${err.code}: ${err.message}${where ? ` (${where})` : ''}`;
+  }
+  const code = (err as { code?: unknown })?.code;
+  return `batchline: ${typeof code === 'string' ? code : 'UNEXPECTED'}: ${(err as Error)?.message ?? String(err)}`;
+}
+
+function processIO(): CommandIO {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+}

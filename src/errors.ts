@@ -1,0 +1,92 @@
+/**
+ * The error tree. Every failure batchline reports is a BatchlineError with a
+ * stable string `code`, plus whatever location is known: the 1-based input
+ * `line`, the request's `customId`, the `shard` index and the `batchId`.
+ */
+
+export interface ErrorContext {
+  line?: number | undefined;
+  customId?: string | undefined;
+  shard?: number | undefined;
+  batchId?: string | undefined;
+  fileId?: string | undefined;
+  status?: number | undefined;
+  cause?: unknown;
+}
+
+export class BatchlineError extends Error {
+  readonly code: string;
+  line?: number;
+  customId?: string;
+  shard?: number;
+  batchId?: string;
+  fileId?: string;
+
+  constructor(code: string, message: string, context: ErrorContext = {}) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.name = new.target.name;
+    this.code = code;
+    if (context.line !== undefined) this.line = context.line;
+    if (context.customId !== undefined) this.customId = context.customId;
+    if (context.shard !== undefined) this.shard = context.shard;
+    if (context.batchId !== undefined) this.batchId = context.batchId;
+    if (context.fileId !== undefined) this.fileId = context.fileId;
+  }
+
+  /** A plain, JSON-safe view: what the CLI prints and `skip` reports carry. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { code: this.code, message: this.message };
+    for (const key of ['line', 'customId', 'shard', 'batchId', 'fileId'] as const) {
+      if (this[key] !== undefined) out[key] = this[key];
+    }
+    return out;
+  }
+}
+
+/** A bad option passed to a stage or command. */
+export class OptionError extends BatchlineError {}
+
+/** Input bytes that are not a JSON object per line. */
+export class ParseError extends BatchlineError {}
+
+/** A request that breaks a Batch API rule. */
+export class ValidationError extends BatchlineError {}
+
+/** A request or shard that cannot fit the per-file limits. */
+export class LimitError extends BatchlineError {}
+
+/** A buffer that would grow past its cap. */
+export class OverflowError extends BatchlineError {}
+
+/** A result line that cannot be matched to the input. */
+export class JoinError extends BatchlineError {}
+
+/** The remote API (or the emulator) answered with an error or failed. */
+export class ApiError extends BatchlineError {
+  readonly status?: number;
+  constructor(code: string, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+    if (context.status !== undefined) this.status = context.status;
+  }
+}
+
+/** A batch that ended failed, expired or cancelled where completion was required. */
+export class BatchFailedError extends BatchlineError {}
+
+/** The operation was aborted through its AbortSignal. */
+export class AbortError extends BatchlineError {
+  constructor(message = 'The operation was aborted', context: ErrorContext = {}) {
+    super('ABORTED', message, context);
+  }
+}
+
+/** Throws an AbortError when the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError(abortMessage(signal));
+}
+
+export function abortMessage(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.message) return `The operation was aborted: ${reason.message}`;
+  return 'The operation was aborted';
+}

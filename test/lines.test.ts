@@ -1,0 +1,38 @@
+import t from 'tap';
+import { LineSplitter, LimitError } from '../src/index.ts';
+
+function split(input: Buffer, chunkSize: number, max = 1000): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  const splitter = new LineSplitter(max, (bytes, line) => out.push([line, bytes.toString('utf8')]));
+  for (let i = 0; i < input.length; i += chunkSize) splitter.push(input.subarray(i, i + chunkSize));
+  splitter.end();
+  return out;
+}
+
+t.test('splits the same way at every chunk size, across split UTF-8, CRLF, BOM and blank lines', async (t) => {
+  const text = '\uFEFF{"a":"é"}\r\n\n  \n{"b":"日本語🙂"}\n{"c":1}';
+  const input = Buffer.from(text, 'utf8');
+  const expected = split(input, input.length);
+  t.same(expected, [
+    [1, '{"a":"é"}'],
+    [2, ''],
+    [3, '  '],
+    [4, '{"b":"日本語🙂"}'],
+    [5, '{"c":1}'],
+  ]);
+  for (const size of [1, 2, 3, 7, 64, 65536]) t.same(split(input, size), expected, `chunk size ${size}`);
+});
+
+t.test('refuses a line longer than the cap with its line number, before buffering it whole', async (t) => {
+  const input = Buffer.from('{"a":1}\n' + 'x'.repeat(50) + '\n');
+  for (const size of [1, 7, 1000]) {
+    t.throws(() => split(input, size, 20), { code: 'LINE_TOO_LARGE', line: 2 });
+  }
+  try {
+    split(input, 3, 20);
+  } catch (err) {
+    t.ok(err instanceof LimitError);
+  }
+  t.same(split(Buffer.from('12345\r\n'), 2, 5), [[1, '12345']], 'the CR of a CRLF does not count');
+  t.throws(() => split(Buffer.from('123456'), 2, 5), { code: 'LINE_TOO_LARGE', line: 1 });
+});
