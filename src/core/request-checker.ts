@@ -1,0 +1,61 @@
+import { OptionError, ValidationError } from '../errors.ts';
+import { SUPPORTED_ENDPOINTS, type BatchEndpoint, type BatchRequest } from '../types.ts';
+import { CustomIdIndex } from './custom-id-index.ts';
+import { checkRequest, isSupportedEndpoint } from './request-rules.ts';
+
+export interface RequestCheckerOptions {
+  /** Every request must use this endpoint; by default the first request's url sets it. */
+  endpoint?: BatchEndpoint | undefined;
+  /** Allow several endpoints in one run (the sharder gives each its own shards). */
+  routeByEndpoint?: boolean | undefined;
+  /** Caps of the custom_id index (see CustomIdIndex for the cost per id). */
+  maxCustomIds?: number | undefined;
+  maxCustomIdBytes?: number | undefined;
+}
+
+/** The run-wide rules on top of the per-line ones: one endpoint, unique custom_ids. */
+export class RequestChecker {
+  endpoint: BatchEndpoint | undefined;
+  private readonly routeByEndpoint: boolean;
+  private readonly ids: CustomIdIndex;
+
+  constructor(options: RequestCheckerOptions = {}) {
+    if (options.endpoint !== undefined && !isSupportedEndpoint(options.endpoint)) {
+      throw new OptionError(
+        'INVALID_OPTION',
+        `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}, got ${JSON.stringify(options.endpoint)}`,
+      );
+    }
+    for (const name of ['maxCustomIds', 'maxCustomIdBytes'] as const) {
+      const n = options[name];
+      if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) {
+        throw new OptionError('INVALID_OPTION', `${name} must be a whole number ≥ 1, got ${JSON.stringify(n)}`);
+      }
+    }
+    this.endpoint = options.endpoint;
+    this.routeByEndpoint = options.routeByEndpoint ?? false;
+    this.ids = new CustomIdIndex({ maxIds: options.maxCustomIds, maxIdBytes: options.maxCustomIdBytes });
+  }
+
+  /** Ids recorded so far and the bytes their index holds. */
+  get customIds(): { count: number; memoryBytes: number } {
+    return { count: this.ids.size, memoryBytes: this.ids.memoryBytes };
+  }
+
+  /** Returns the request typed, or throws its coded ValidationError. A rejected line leaves no trace. */
+  check(value: unknown, line: number): BatchRequest {
+    const request = checkRequest(value, line);
+    if (!this.routeByEndpoint) {
+      if (this.endpoint === undefined) this.endpoint = request.url;
+      else if (request.url !== this.endpoint) {
+        throw new ValidationError(
+          'MIXED_ENDPOINTS',
+          `url ${request.url} on line ${line} differs from the run's endpoint ${this.endpoint} (route by endpoint to allow it)`,
+          { line, customId: request.custom_id },
+        );
+      }
+    }
+    this.ids.add(request.custom_id, line);
+    return request;
+  }
+}

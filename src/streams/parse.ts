@@ -1,0 +1,155 @@
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { BatchlineError, OptionError, ParseError } from '../errors.ts';
+import { DEFAULT_MAX_LINE_BYTES, LineSplitter, isBlank } from '../core/lines.ts';
+import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
+import type { ParsedLine } from '../types.ts';
+import { destroyOnAbort } from './abortable.ts';
+
+export interface ParserOptions {
+  /** A line longer than this (without its line break) fails with LINE_TOO_LARGE. Default 200,000,000. */
+  maxLineBytes?: number;
+  /** What to do with a line that is not JSON (INVALID_JSON). Default `'error'`. */
+  onInvalid?: InvalidPolicy;
+  /** How many skipped lines keep their error in `stats.skippedErrors`. Default 1000. */
+  maxReportedErrors?: number;
+  signal?: AbortSignal;
+}
+
+export interface ParseStats {
+  /** Lines seen, blank ones included (objects count as one line each). */
+  lines: number;
+  blank: number;
+  /** Values emitted downstream. */
+  values: number;
+  skipped: number;
+  skippedErrors: BatchlineError[];
+  /** Input bytes read (0 for object input). */
+  bytes: number;
+}
+
+/**
+ * JSONL bytes → `{line, value, bytes}`. Also takes plain objects (rows of a
+ * database cursor, queue messages) and passes them on as `{line, value}`
+ * without serialising, `line` being their 1-based position. One stream takes
+ * bytes or objects, not both.
+ */
+export class RequestParser extends Transform {
+  private readonly splitter: LineSplitter;
+  private readonly skipped: SkippedLines;
+  private mode: 'bytes' | 'objects' | undefined;
+  private objectLine = 0;
+  private inputBytes = 0;
+  private blankLines = 0;
+  private values = 0;
+
+  constructor(options: ParserOptions = {}) {
+    super({ writableObjectMode: true, readableObjectMode: true, writableHighWaterMark: 16, readableHighWaterMark: 64 });
+    const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
+      throw new OptionError('INVALID_OPTION', `maxLineBytes must be a whole number ≥ 1, got ${JSON.stringify(maxLineBytes)}`);
+    }
+    this.skipped = new SkippedLines(checkInvalidPolicy(options.onInvalid), options.maxReportedErrors);
+    this.splitter = new LineSplitter(maxLineBytes, (bytes, line) => this.onLine(bytes, line));
+    destroyOnAbort(this, options.signal);
+  }
+
+  get stats(): ParseStats {
+    return {
+      lines: this.mode === 'objects' ? this.objectLine : this.splitter.line,
+      blank: this.blankLines,
+      values: this.values,
+      skipped: this.skipped.count,
+      skippedErrors: this.skipped.errors,
+      bytes: this.inputBytes,
+    };
+  }
+
+  override _transform(chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      if (Buffer.isBuffer(chunk)) this.pushBytes(chunk);
+      else if (typeof chunk === 'string') this.pushBytes(Buffer.from(chunk, 'utf8'));
+      else if (chunk instanceof Uint8Array) this.pushBytes(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      else this.pushObject(chunk);
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.splitter.end();
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  private setMode(mode: 'bytes' | 'objects'): void {
+    if (this.mode === mode) return;
+    if (this.mode !== undefined) {
+      throw new ParseError('MIXED_INPUT', 'the parser was given both bytes and objects; feed it one kind', {
+        line: (this.mode === 'objects' ? this.objectLine : this.splitter.line) + 1,
+      });
+    }
+    this.mode = mode;
+  }
+
+  private pushBytes(chunk: Buffer): void {
+    this.setMode('bytes');
+    this.inputBytes += chunk.length;
+    this.splitter.push(chunk);
+  }
+
+  private pushObject(value: unknown): void {
+    this.setMode('objects');
+    const line = ++this.objectLine;
+    this.values++;
+    this.push({ line, value } satisfies ParsedLine);
+  }
+
+  private onLine(bytes: Buffer, line: number): void {
+    if (isBlank(bytes)) {
+      this.blankLines++;
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      this.skipped.handle(
+        new ParseError('INVALID_JSON', `line ${line} is not valid JSON: ${(err as Error).message}`, { line, cause: err }),
+      );
+      return;
+    }
+    this.values++;
+    this.push({ line, value, bytes } satisfies ParsedLine);
+  }
+}
+
+export function createParser(options: ParserOptions = {}): RequestParser {
+  return new RequestParser(options);
+}
+
+/** Anything parseSource reads: a Readable of bytes or objects, or an (async) iterable of objects, Buffers or strings. */
+export type RequestSource = Readable | AsyncIterable<unknown> | Iterable<unknown>;
+
+/**
+ * Starts a parser on `source` and returns it. Buffers and strings are read as
+ * JSONL text cut anywhere; any other value is one request (or row) as is.
+ * An error in the source destroys the parser with that error.
+ */
+export function parseSource(source: RequestSource, options: ParserOptions = {}): RequestParser {
+  const parser = createParser(options);
+  let readable: Readable;
+  if (source instanceof Readable) readable = source;
+  else if (source !== null && typeof source === 'object' && (Symbol.asyncIterator in source || Symbol.iterator in source)) {
+    readable = Readable.from(source as AsyncIterable<unknown>, { objectMode: true });
+  } else {
+    throw new OptionError('INVALID_OPTION', 'parseSource takes a Readable or an (async) iterable');
+  }
+  pipeline(readable, parser, (err) => {
+    if (err && !parser.destroyed) parser.destroy(err);
+  });
+  return parser;
+}

@@ -1,0 +1,219 @@
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { BatchlineError, OptionError } from '../errors.ts';
+import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
+import type { ShardDescriptor, ValidRequest } from '../types.ts';
+import { destroyOnAbort } from './abortable.ts';
+
+export const DEFAULT_WRITE_BUFFER_BYTES = 512 * 1024;
+
+export interface SharderOptions extends Partial<ShardLimits> {
+  /** Directory for the shard files; created when missing. */
+  dir: string;
+  /** File names are `<prefix>-00000.jsonl`, numbered in the order shards open. Default `shard`. */
+  prefix?: string;
+  /** Bytes gathered per open shard before one write. Default 512 KiB. */
+  writeBufferBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface ShardStats {
+  shards: number;
+  requests: number;
+  bytes: number;
+  /** Requests written as they were read, with no re-serialising. */
+  rawRequests: number;
+}
+
+interface OpenShard {
+  plan: PlannedShard;
+  path: string;
+  file: FileHandle | undefined;
+  pending: Buffer[];
+  pendingBytes: number;
+  written: number;
+  sha256: Hash;
+  md5: Hash;
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * Valid requests → shard files, one ShardDescriptor per finished file. Each
+ * file holds one endpoint and one model, at most maxBytes (exact UTF-8 bytes
+ * with every `\n`) and maxRequests, in input order. A request is written
+ * from its original bytes when it has them. Files are fsynced before their
+ * descriptor is emitted; on error or abort the unfinished files are removed.
+ */
+export class RequestSharder extends Transform {
+  private readonly plan: ShardPlan;
+  private readonly dir: string;
+  private readonly prefix: string;
+  private readonly writeBufferBytes: number;
+  private readonly open = new Map<number, OpenShard>();
+  private dirReady = false;
+  private readonly counts: ShardStats = { shards: 0, requests: 0, bytes: 0, rawRequests: 0 };
+
+  constructor(options: SharderOptions) {
+    super({ objectMode: true, highWaterMark: 64 });
+    if (typeof options?.dir !== 'string' || options.dir.length === 0) {
+      throw new OptionError('INVALID_OPTION', 'dir must name the directory for the shard files');
+    }
+    this.plan = new ShardPlan(options);
+    this.dir = resolve(options.dir);
+    this.prefix = options.prefix ?? 'shard';
+    if (!/^[\w.-]+$/.test(this.prefix)) {
+      throw new OptionError('INVALID_OPTION', `prefix must be letters, digits, '.', '_' or '-', got ${JSON.stringify(this.prefix)}`);
+    }
+    this.writeBufferBytes = options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES;
+    if (!Number.isSafeInteger(this.writeBufferBytes) || this.writeBufferBytes < 1) {
+      throw new OptionError('INVALID_OPTION', `writeBufferBytes must be a whole number ≥ 1, got ${JSON.stringify(this.writeBufferBytes)}`);
+    }
+    destroyOnAbort(this, options.signal);
+  }
+
+  get stats(): ShardStats {
+    return { ...this.counts };
+  }
+
+  /** The path a shard index gets. */
+  shardPath(index: number): string {
+    return join(this.dir, `${this.prefix}-${String(index).padStart(5, '0')}.jsonl`);
+  }
+
+  override _transform(chunk: ValidRequest, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.write1(chunk).then(() => callback(), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    (async () => {
+      for (const planned of this.plan.finish()) await this.finishShard(planned);
+    })().then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const unfinished = [...this.open.values()];
+    this.open.clear();
+    Promise.allSettled(unfinished.map((shard) => discard(shard))).then(() => callback(error));
+  }
+
+  private async write1(request: ValidRequest): Promise<void> {
+    const { line, value } = request;
+    const bytes = request.bytes ?? Buffer.from(JSON.stringify(value), 'utf8');
+    const placement = this.plan.place(value.url, value.body.model, bytes.length + 1, line, value.custom_id);
+    if (placement.closedBefore) await this.finishShard(placement.closedBefore);
+    let shard = this.open.get(placement.shard.index);
+    if (!shard) shard = await this.openShard(placement.shard);
+    shard.pending.push(bytes, NEWLINE);
+    shard.pendingBytes += bytes.length + 1;
+    this.counts.requests++;
+    if (request.bytes) this.counts.rawRequests++;
+    if (shard.pendingBytes >= this.writeBufferBytes) await this.flushPending(shard);
+    if (placement.closedAfter) await this.finishShard(placement.shard);
+  }
+
+  private async openShard(plan: PlannedShard): Promise<OpenShard> {
+    if (!this.dirReady) {
+      await mkdir(this.dir, { recursive: true });
+      this.dirReady = true;
+    }
+    const shard: OpenShard = {
+      plan,
+      path: this.shardPath(plan.index),
+      file: undefined,
+      pending: [],
+      pendingBytes: 0,
+      written: 0,
+      sha256: createHash('sha256'),
+      md5: createHash('md5'),
+    };
+    // Registered before the open so that a destroy meanwhile removes the file too.
+    this.open.set(plan.index, shard);
+    try {
+      shard.file = await open(shard.path, 'w');
+    } catch (err) {
+      throw ioError(err, 'open', shard);
+    }
+    if (this.destroyed) {
+      await discard(shard);
+      throw new BatchlineError('SHARD_DISCARDED', `shard ${plan.index} was opened after the stream was destroyed`, { shard: plan.index });
+    }
+    return shard;
+  }
+
+  private async flushPending(shard: OpenShard): Promise<void> {
+    if (shard.pendingBytes === 0) return;
+    const data = shard.pending.length === 1 ? shard.pending[0] : Buffer.concat(shard.pending, shard.pendingBytes);
+    shard.pending = [];
+    shard.pendingBytes = 0;
+    shard.sha256.update(data);
+    shard.md5.update(data);
+    const file = shard.file as FileHandle;
+    try {
+      let offset = 0;
+      while (offset < data.length) {
+        const { bytesWritten } = await file.write(data, offset, data.length - offset);
+        offset += bytesWritten;
+      }
+    } catch (err) {
+      throw ioError(err, 'write', shard);
+    }
+    shard.written += data.length;
+  }
+
+  private async finishShard(plan: PlannedShard): Promise<void> {
+    const shard = this.open.get(plan.index);
+    if (!shard) return;
+    await this.flushPending(shard);
+    if (shard.written !== plan.bytes) {
+      throw new BatchlineError('SHARD_SIZE_MISMATCH', `shard ${plan.index} holds ${shard.written} bytes, ${plan.bytes} planned`, {
+        shard: plan.index,
+      });
+    }
+    const file = shard.file as FileHandle;
+    try {
+      await file.sync();
+      await file.close();
+    } catch (err) {
+      throw ioError(err, 'fsync', shard);
+    }
+    shard.file = undefined;
+    this.open.delete(plan.index);
+    this.counts.shards++;
+    this.counts.bytes += plan.bytes;
+    const descriptor: ShardDescriptor = {
+      index: plan.index,
+      path: shard.path,
+      bytes: plan.bytes,
+      requests: plan.requests,
+      endpoint: plan.endpoint,
+      model: plan.model,
+      firstLine: plan.firstLine,
+      lastLine: plan.lastLine,
+      sha256: shard.sha256.digest('hex'),
+      md5: shard.md5.digest('hex'),
+    };
+    this.push(descriptor);
+  }
+}
+
+async function discard(shard: OpenShard): Promise<void> {
+  const file = shard.file;
+  shard.file = undefined;
+  await file?.close().catch(() => undefined);
+  await rm(shard.path, { force: true });
+}
+
+function ioError(err: unknown, action: string, shard: OpenShard): BatchlineError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return new BatchlineError('SHARD_WRITE_FAILED', `could not ${action} ${shard.path}${code ? ` (${code})` : ''}: ${(err as Error).message}`, {
+    shard: shard.plan.index,
+    cause: err,
+  });
+}
+
+export function createSharder(options: SharderOptions): RequestSharder {
+  return new RequestSharder(options);
+}

@@ -1,0 +1,121 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { BatchlineError, ValidationError } from '../errors.ts';
+import { RequestChecker, type RequestCheckerOptions } from '../core/request-checker.ts';
+import { checkRequestSpec, toRequest, type RequestSpec } from '../core/request-rules.ts';
+import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
+import type { BatchEndpoint, ParsedLine, ValidRequest } from '../types.ts';
+import { destroyOnAbort } from './abortable.ts';
+
+export interface ValidatorOptions<Row = unknown> extends RequestCheckerOptions {
+  /** Every request must use this endpoint; by default the first request's url sets it. */
+  endpoint?: BatchEndpoint;
+  /** Allow several endpoints in one run; the sharder keeps them in separate shards. */
+  routeByEndpoint?: boolean;
+  /** Build each request from a row first (database cursor, queue) with toRequest. */
+  build?: RequestSpec<Row>;
+  /** What to do with an invalid request. Default `'error'`: fail the pipeline with the first. */
+  onInvalid?: InvalidPolicy;
+  /** How many skipped lines keep their error in `stats.skippedErrors`. Default 1000. */
+  maxReportedErrors?: number;
+  signal?: AbortSignal;
+}
+
+export interface ValidateStats {
+  /** Values seen. */
+  values: number;
+  /** Requests passed on. */
+  requests: number;
+  skipped: number;
+  skippedErrors: BatchlineError[];
+  /** The run's endpoint once known (undefined when routing by endpoint). */
+  endpoint: BatchEndpoint | undefined;
+  customIds: { count: number; memoryBytes: number };
+}
+
+/**
+ * `{line, value, bytes}` → the same object once `value` is a valid Batch API
+ * request: per-line rules, one endpoint per run, custom_ids unique across
+ * the whole run (exact, in a compact index: see CustomIdIndex). Also takes
+ * bare values (then numbered from 1). A request built with `build` loses
+ * `bytes`, so the sharder serialises it.
+ */
+export class RequestValidator<Row = unknown> extends Transform {
+  private readonly checker: RequestChecker;
+  private readonly skipped: SkippedLines;
+  private readonly build: RequestSpec<Row> | undefined;
+  private readonly routeByEndpoint: boolean;
+  private bareLine = 0;
+  private values = 0;
+  private requests = 0;
+
+  constructor(options: ValidatorOptions<Row> = {}) {
+    super({ objectMode: true, highWaterMark: 64 });
+    this.checker = new RequestChecker(options);
+    this.routeByEndpoint = options.routeByEndpoint ?? false;
+    this.skipped = new SkippedLines(checkInvalidPolicy(options.onInvalid), options.maxReportedErrors);
+    if (options.build !== undefined) checkRequestSpec(options.build as RequestSpec<unknown>);
+    this.build = options.build;
+    destroyOnAbort(this, options.signal);
+  }
+
+  get stats(): ValidateStats {
+    return {
+      values: this.values,
+      requests: this.requests,
+      skipped: this.skipped.count,
+      skippedErrors: this.skipped.errors,
+      endpoint: this.routeByEndpoint ? undefined : this.checker.endpoint,
+      customIds: this.checker.customIds,
+    };
+  }
+
+  override _transform(chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.values++;
+    const parsed = isParsedLine(chunk) ? chunk : { line: ++this.bareLine, value: chunk };
+    try {
+      const value = this.build ? this.buildRequest(parsed) : parsed.value;
+      const request = this.checker.check(value, parsed.line);
+      this.requests++;
+      const out: ValidRequest =
+        this.build || parsed.bytes === undefined
+          ? { line: parsed.line, value: request }
+          : { line: parsed.line, value: request, bytes: parsed.bytes };
+      this.push(out);
+      callback();
+    } catch (err) {
+      try {
+        this.skipped.handle(err);
+        callback();
+      } catch (fatal) {
+        callback(fatal as Error);
+      }
+    }
+  }
+
+  private buildRequest(parsed: ParsedLine): unknown {
+    try {
+      return toRequest(parsed.value as Row, this.build as RequestSpec<Row>);
+    } catch (err) {
+      throw new ValidationError('INVALID_ROW', `the row on line ${parsed.line} could not be made into a request: ${(err as Error).message}`, {
+        line: parsed.line,
+        cause: err,
+      });
+    }
+  }
+}
+
+function isParsedLine(chunk: unknown): chunk is ParsedLine {
+  return (
+    typeof chunk === 'object' &&
+    chunk !== null &&
+    typeof (chunk as ParsedLine).line === 'number' &&
+    'value' in chunk &&
+    !('custom_id' in chunk)
+  );
+}
+
+export function createValidator<Row = unknown>(options: ValidatorOptions<Row> = {}): RequestValidator<Row> {
+  return new RequestValidator<Row>(options);
+}
+
+export { toRequest, type RequestSpec };
