@@ -7,7 +7,7 @@ export { createValidator, RequestValidator, type ValidatorOptions, type Validate
 export { createSharder, RequestSharder, DEFAULT_WRITE_BUFFER_BYTES, type SharderOptions, type ShardStats } from './streams/shard.ts';
 export { toRequest, checkRequest, REQUIRED_BODY_FIELDS, type RequestSpec } from './core/request-rules.ts';
 export { RequestChecker, type RequestCheckerOptions } from './core/request-checker.ts';
-export { CustomIdIndex, DEFAULT_MAX_CUSTOM_IDS, DEFAULT_MAX_CUSTOM_ID_BYTES, type CustomIdIndexOptions } from './core/custom-id-index.ts';
+export { UniqueIdSet, DEFAULT_MAX_CUSTOM_IDS, DEFAULT_MAX_CUSTOM_ID_BYTES, type UniqueIdSetOptions } from './core/unique-id-set.ts';
 export { ShardPlan, DEFAULT_MAX_SHARD_BYTES, DEFAULT_MAX_SHARD_REQUESTS, DEFAULT_MAX_OPEN_SHARDS, type ShardLimits, type PlannedShard } from './core/shard-plan.ts';
 export { type InvalidPolicy } from './core/invalid-policy.ts';
 export { main as runCli } from './cli/main.ts';

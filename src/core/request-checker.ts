@@ -1,6 +1,6 @@
 import { OptionError, ValidationError } from '../errors.ts';
 import { SUPPORTED_ENDPOINTS, type BatchEndpoint, type BatchRequest } from '../types.ts';
-import { CustomIdIndex } from './custom-id-index.ts';
+import { UniqueIdSet } from './unique-id-set.ts';
 import { checkRequest, isSupportedEndpoint } from './request-rules.ts';
 
 export interface RequestCheckerOptions {
@@ -8,7 +8,7 @@ export interface RequestCheckerOptions {
   endpoint?: BatchEndpoint | undefined;
   /** Allow several endpoints in one run (the sharder gives each its own shards). */
   routeByEndpoint?: boolean | undefined;
-  /** Caps of the custom_id index (see CustomIdIndex for the cost per id). */
+  /** Caps of the custom_id index (see UniqueIdSet for the cost per id). */
   maxCustomIds?: number | undefined;
   maxCustomIdBytes?: number | undefined;
 }
@@ -17,7 +17,7 @@ export interface RequestCheckerOptions {
 export class RequestChecker {
   endpoint: BatchEndpoint | undefined;
   private readonly routeByEndpoint: boolean;
-  private readonly ids: CustomIdIndex;
+  private readonly ids: UniqueIdSet;
 
   constructor(options: RequestCheckerOptions = {}) {
     if (options.endpoint !== undefined && !isSupportedEndpoint(options.endpoint)) {
@@ -34,7 +34,7 @@ export class RequestChecker {
     }
     this.endpoint = options.endpoint;
     this.routeByEndpoint = options.routeByEndpoint ?? false;
-    this.ids = new CustomIdIndex({ maxIds: options.maxCustomIds, maxIdBytes: options.maxCustomIdBytes });
+    this.ids = new UniqueIdSet({ maxIds: options.maxCustomIds, maxIdBytes: options.maxCustomIdBytes });
   }
 
   /** Ids recorded so far and the bytes their index holds. */

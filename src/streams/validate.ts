@@ -35,7 +35,7 @@ export interface ValidateStats {
 /**
  * `{line, value, bytes}` → the same object once `value` is a valid Batch API
  * request: per-line rules, one endpoint per run, custom_ids unique across
- * the whole run (exact, in a compact index: see CustomIdIndex). Also takes
+ * the whole run (exact, in a compact index: see UniqueIdSet). Also takes
  * bare values (then numbered from 1). A request built with `build` loses
  * `bytes`, so the sharder serialises it.
  */
