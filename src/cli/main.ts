@@ -3,6 +3,7 @@ import type { Command, CommandIO } from './command.ts';
 
 /** Each command lives in its own module and is loaded only when called. */
 const commands: Record<string, () => Promise<Command>> = {
+  emulator: async () => (await import('./emulator.ts')).emulatorCommand,
 };
 
 function helpText(): string {

@@ -44,7 +44,15 @@ export interface FileStoreOptions {
   stateDir?: string;
 }
 
-/** `file-` plus 24 random hex digits, like the service's opaque ids. */
+/** Files with purpose `batch` expire 30 days after creation unless `expires_after` says otherwise. */
+export const BATCH_FILE_TTL_SECONDS = 30 * 24 * 3600;
+
+/** Seconds a new file lives: the `expires_after` asked for, else the service's default for its purpose (null: forever). */
+export function fileTtlSeconds(purpose: string, expiresAfterSeconds: number | null): number | null {
+  return expiresAfterSeconds ?? (purpose === 'batch' ? BATCH_FILE_TTL_SECONDS : null);
+}
+
+/** A prefix plus 24 random hex digits, like the service's opaque ids. */
 export function newId(prefix: string): string {
   return `${prefix}${randomBytes(12).toString('hex')}`;
 }

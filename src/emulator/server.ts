@@ -1,0 +1,293 @@
+/**
+ * The emulator's HTTP face: auth, fault decisions, routing to the file
+ * store, the uploads and the batch engine, and replies in the service's
+ * shapes (`{"error": {message, type, param, code}}` on failure).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EmulatorHttpError, type EmulatorClock, type FileObject } from './contracts.ts';
+import type { Fault, FaultPlan } from './faults.ts';
+import { fileTtlSeconds, type EmulatorFileStore } from './file-store.ts';
+import { limitBytes, readMultipart } from './multipart.ts';
+import { drain, errorReply, readJson, resetMidRequest, sendReply, type RouteReply } from './reply.ts';
+import type { UploadStore } from './uploads.ts';
+
+/** The batch engine as the server uses it. */
+export interface BatchApi {
+  create(params: unknown): Promise<unknown>;
+  retrieve(id: string): unknown;
+  cancel(id: string): Promise<unknown>;
+  list(query: { limit?: number; after?: string }): unknown;
+}
+
+export interface EmulatorLimits {
+  /** Bytes per file sent to POST /v1/files; the service allows 512 MB. */
+  maxFileBytes: number;
+  /** Bytes per Upload part; the service allows 64 MB. */
+  maxPartBytes: number;
+  /** Bytes per Upload; the service allows 8 GB. */
+  maxUploadBytes: number;
+  /** Bytes of a JSON request body. */
+  maxJsonBytes: number;
+}
+
+export const DEFAULT_LIMITS: EmulatorLimits = {
+  maxFileBytes: 512 * 1024 * 1024,
+  maxPartBytes: 64 * 1024 * 1024,
+  maxUploadBytes: 8 * 1024 * 1024 * 1024,
+  maxJsonBytes: 1024 * 1024,
+};
+
+export const FILE_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
+
+export interface ServerContext {
+  files: EmulatorFileStore;
+  uploads: UploadStore;
+  batches: BatchApi;
+  faults: FaultPlan;
+  clock: EmulatorClock;
+  limits: EmulatorLimits;
+  apiKey?: string;
+  /** Aborted when the emulator closes, ending slow replies. */
+  signal: AbortSignal;
+  /** Where unexpected errors are reported (never with request headers). */
+  log?: (line: string) => void;
+}
+
+type Handler = (ctx: ServerContext, req: IncomingMessage, params: string[], query: URLSearchParams) => Promise<RouteReply>;
+
+const routes: Array<[method: string, pattern: RegExp, handler: Handler]> = [
+  ['POST', /^\/v1\/files$/, createFile],
+  ['GET', /^\/v1\/files$/, listFiles],
+  ['GET', /^\/v1\/files\/([^/]+)$/, async (ctx, _req, [id]) => ({ json: requireFile(ctx, id) })],
+  ['DELETE', /^\/v1\/files\/([^/]+)$/, deleteFile],
+  ['GET', /^\/v1\/files\/([^/]+)\/content$/, fileContent],
+  ['POST', /^\/v1\/uploads$/, async (ctx, req) => ({ json: await ctx.uploads.create(await readJson(req, ctx.limits.maxJsonBytes)) })],
+  ['POST', /^\/v1\/uploads\/([^/]+)\/parts$/, addUploadPart],
+  ['POST', /^\/v1\/uploads\/([^/]+)\/complete$/, async (ctx, req, [id]) => ({ json: await ctx.uploads.complete(id, await readJson(req, ctx.limits.maxJsonBytes)) })],
+  ['POST', /^\/v1\/uploads\/([^/]+)\/cancel$/, async (ctx, req, [id]) => (await drain(req), { json: await ctx.uploads.cancel(id) })],
+  ['POST', /^\/v1\/batches$/, async (ctx, req) => ({ json: await ctx.batches.create(await readJson(req, ctx.limits.maxJsonBytes)) })],
+  ['GET', /^\/v1\/batches$/, listBatches],
+  ['GET', /^\/v1\/batches\/([^/]+)$/, async (ctx, _req, [id]) => ({ json: ctx.batches.retrieve(id) })],
+  ['POST', /^\/v1\/batches\/([^/]+)\/cancel$/, async (ctx, req, [id]) => (await drain(req), { json: await ctx.batches.cancel(id) })],
+];
+
+/** The node:http request listener. */
+export function createRequestHandler(ctx: ServerContext): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    void handle(ctx, req, res);
+  };
+}
+
+async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = req.method ?? 'GET';
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const path = url.pathname.replace(/\/+$/, '') || '/';
+  let fault: Fault | undefined;
+  let reply: RouteReply;
+  try {
+    checkAuth(ctx.apiKey, req.headers.authorization);
+    fault = ctx.faults.take(method, path);
+    if (fault?.kind === 'reset-request') {
+      resetMidRequest(req, fault.fraction);
+      return;
+    }
+    if (fault && (fault.kind === '429' || fault.kind === '500' || fault.kind === '503')) {
+      await drain(req);
+      reply = errorReply(faultError(fault));
+    } else {
+      reply = await route(ctx, req, method, path, url.searchParams);
+    }
+  } catch (err) {
+    if (!(err instanceof EmulatorHttpError)) ctx.log?.(`emulator: ${method} ${path} failed: ${(err as Error)?.stack ?? err}`);
+    const httpError = err instanceof EmulatorHttpError ? err : new EmulatorHttpError(500, 'The server had an error while processing your request. Sorry about that!');
+    await drain(req);
+    reply = errorReply(httpError);
+  }
+  if (res.destroyed) {
+    if ('stream' in reply) reply.stream.destroy();
+    return;
+  }
+  await sendReply(res, reply, fault, ctx.signal);
+}
+
+function route(ctx: ServerContext, req: IncomingMessage, method: string, path: string, query: URLSearchParams): Promise<RouteReply> {
+  for (const [routeMethod, pattern, handler] of routes) {
+    if (routeMethod !== method) continue;
+    const found = pattern.exec(path);
+    if (found) return handler(ctx, req, found.slice(1).map(decodeURIComponent), query);
+  }
+  throw new EmulatorHttpError(404, `Invalid URL (${method} ${path})`);
+}
+
+function checkAuth(apiKey: string | undefined, header: string | undefined): void {
+  if (apiKey === undefined) return;
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!match) {
+    throw new EmulatorHttpError(
+      401,
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+      { code: 'invalid_api_key' },
+    );
+  }
+  // Compare digests so neither the length nor the content of the key leaks through timing.
+  const given = createHash('sha256').update(match[1].trim()).digest();
+  const wanted = createHash('sha256').update(apiKey).digest();
+  if (!timingSafeEqual(given, wanted)) {
+    throw new EmulatorHttpError(401, 'Incorrect API key provided.', { code: 'invalid_api_key' });
+  }
+}
+
+function faultError(fault: Fault): EmulatorHttpError {
+  if (fault.kind === '429') {
+    return new EmulatorHttpError(429, 'Rate limit reached for requests. Please try again later.', {
+      type: 'requests',
+      code: 'rate_limit_exceeded',
+      headers: {
+        'retry-after': String(Math.max(0, Math.ceil(fault.retryAfterSeconds))),
+        'retry-after-ms': String(Math.round(fault.retryAfterSeconds * 1000)),
+      },
+    });
+  }
+  if (fault.kind === '503') {
+    return new EmulatorHttpError(503, 'The engine is currently overloaded, please try again later.', { type: 'server_error' });
+  }
+  return new EmulatorHttpError(500, 'The server had an error while processing your request. Sorry about that!', { type: 'server_error' });
+}
+
+function requireFile(ctx: ServerContext, id: string): FileObject {
+  const file = ctx.files.get(id);
+  if (!file) throw new EmulatorHttpError(404, `No such File object: ${id}`, { param: 'id' });
+  return file;
+}
+
+async function createFile(ctx: ServerContext, req: IncomingMessage): Promise<RouteReply> {
+  const maxBytes = ctx.limits.maxFileBytes;
+  const form = await readMultipart(req, {
+    fileField: 'file',
+    stage: (content) =>
+      ctx.files.stage(
+        limitBytes(content, maxBytes, () => new EmulatorHttpError(413, `File is larger than the ${maxBytes}-byte limit.`, { param: 'file', code: 'file_too_large' })),
+      ),
+    discard: (body) => ctx.files.discard(body),
+  });
+  const file = form.file;
+  try {
+    if (!file) throw new EmulatorHttpError(400, "Missing required parameter: 'file'.", { param: 'file' });
+    const purpose = form.fields.purpose;
+    if (purpose === undefined) throw new EmulatorHttpError(400, "Missing required parameter: 'purpose'.", { param: 'purpose' });
+    if (!(FILE_PURPOSES as readonly string[]).includes(purpose)) {
+      throw new EmulatorHttpError(400, `Invalid value for 'purpose': ${JSON.stringify(purpose)}; expected one of ${FILE_PURPOSES.join(', ')}.`, {
+        param: 'purpose',
+        code: 'invalid_value',
+      });
+    }
+    const filename = file.filename || 'upload';
+    if ((purpose === 'batch' || purpose === 'fine-tune') && !filename.toLowerCase().endsWith('.jsonl')) {
+      throw new EmulatorHttpError(400, `Invalid file format for ${purpose === 'batch' ? 'Batch API' : 'fine-tuning'}. Must be .jsonl`, {
+        param: 'file',
+        code: 'invalid_file_format',
+      });
+    }
+    if (file.body.bytes === 0) throw new EmulatorHttpError(400, 'File is empty.', { param: 'file', code: 'empty_file' });
+    const ttl = fileTtlSeconds(purpose, expiresAfterField(form.fields));
+    const created = await ctx.files.commit(file.body, {
+      filename,
+      purpose,
+      expiresAt: ttl === null ? null : ctx.clock.nowSeconds() + ttl,
+    });
+    return { json: created };
+  } catch (err) {
+    if (file) await ctx.files.discard(file.body);
+    throw err;
+  }
+}
+
+/** `expires_after[anchor]` / `expires_after[seconds]`, as form encoders spell a nested object. */
+function expiresAfterField(fields: Record<string, string>): number | null {
+  const anchor = fields['expires_after[anchor]'];
+  const seconds = fields['expires_after[seconds]'];
+  if (anchor === undefined && seconds === undefined) return null;
+  if (anchor !== 'created_at') {
+    throw new EmulatorHttpError(400, "Invalid value for 'expires_after.anchor': expected 'created_at'.", { param: 'expires_after.anchor', code: 'invalid_value' });
+  }
+  const n = Number(seconds);
+  if (!Number.isSafeInteger(n) || n < 3600 || n > 2_592_000) {
+    throw new EmulatorHttpError(400, "Invalid value for 'expires_after.seconds': expected 3600 to 2592000.", { param: 'expires_after.seconds', code: 'invalid_value' });
+  }
+  return n;
+}
+
+async function listFiles(ctx: ServerContext, _req: IncomingMessage, _params: string[], query: URLSearchParams): Promise<RouteReply> {
+  const limit = intParam(query, 'limit', 1, 10_000) ?? 10_000;
+  const order = query.get('order') ?? 'desc';
+  if (order !== 'asc' && order !== 'desc') {
+    throw new EmulatorHttpError(400, "Invalid value for 'order': expected 'asc' or 'desc'.", { param: 'order', code: 'invalid_value' });
+  }
+  const purpose = query.get('purpose');
+  // list() is in creation order; a stable sort keeps that order among files made in the same second.
+  let files = ctx.files.list().filter((file) => purpose === null || file.purpose === purpose);
+  files = order === 'asc' ? files : files.reverse();
+  const after = query.get('after');
+  if (after !== null) {
+    const at = files.findIndex((file) => file.id === after);
+    if (at < 0) throw new EmulatorHttpError(400, `No such File object: ${after} (the 'after' cursor).`, { param: 'after' });
+    files = files.slice(at + 1);
+  }
+  const page = files.slice(0, limit);
+  return {
+    json: {
+      object: 'list',
+      data: page,
+      first_id: page[0]?.id ?? null,
+      last_id: page.at(-1)?.id ?? null,
+      has_more: files.length > page.length,
+    },
+  };
+}
+
+async function deleteFile(ctx: ServerContext, req: IncomingMessage, [id]: string[]): Promise<RouteReply> {
+  await drain(req);
+  requireFile(ctx, id);
+  await ctx.files.delete(id);
+  return { json: { id, object: 'file', deleted: true } };
+}
+
+async function fileContent(ctx: ServerContext, _req: IncomingMessage, [id]: string[]): Promise<RouteReply> {
+  const file = requireFile(ctx, id);
+  const filename = file.filename.replace(/["\\\r\n]/g, '_');
+  return {
+    stream: ctx.files.read(id),
+    length: file.bytes,
+    headers: { 'content-disposition': `attachment; filename="${filename}"` },
+  };
+}
+
+async function addUploadPart(ctx: ServerContext, req: IncomingMessage, [id]: string[]): Promise<RouteReply> {
+  ctx.uploads.retrieve(id); // 404 before reading a body for an upload that does not exist
+  // The upload store stages and caps the part's bytes as they stream in.
+  const form = await readMultipart(req, {
+    fileField: 'data',
+    stage: (content) => ctx.uploads.addPart(id, content),
+    // A part whose form went bad later is never reported, so no one can name it in `complete`; it goes with the upload.
+    discard: async () => {},
+  });
+  if (!form.file) throw new EmulatorHttpError(400, "Missing required parameter: 'data'.", { param: 'data' });
+  return { json: form.file.body };
+}
+
+async function listBatches(ctx: ServerContext, _req: IncomingMessage, _params: string[], query: URLSearchParams): Promise<RouteReply> {
+  const limit = intParam(query, 'limit', 1, 100);
+  const after = query.get('after') ?? undefined;
+  return { json: ctx.batches.list({ ...(limit === undefined ? {} : { limit }), ...(after === undefined ? {} : { after }) }) };
+}
+
+function intParam(query: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const raw = query.get(name);
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new EmulatorHttpError(400, `Invalid value for '${name}': expected a whole number from ${min} to ${max}.`, { param: name, code: 'invalid_value' });
+  }
+  return n;
+}

@@ -1,0 +1,294 @@
+/**
+ * The Uploads API: a large file sent as parts (each ≤ 64 MB, in any order,
+ * possibly in parallel), then assembled in the order `complete` names them.
+ * Parts are kept in a store of their own (memory, or `upload-parts/` under
+ * the state directory), so they survive a restart but never show in
+ * /v1/files; the assembled file streams from the parts into the file store.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EmulatorHttpError, type EmulatorClock, type FileObject } from './contracts.ts';
+import { DiskFileStore, fileTtlSeconds, MemoryFileStore, newId, writeJsonAtomic, type EmulatorFileStore } from './file-store.ts';
+import { limitBytes } from './multipart.ts';
+
+export interface UploadObject {
+  id: string;
+  object: 'upload';
+  bytes: number;
+  created_at: number;
+  filename: string;
+  purpose: string;
+  status: 'pending' | 'completed' | 'cancelled' | 'expired';
+  expires_at: number;
+  file: FileObject | null;
+}
+
+export interface UploadPartObject {
+  id: string;
+  object: 'upload.part';
+  created_at: number;
+  upload_id: string;
+}
+
+export interface UploadLimits {
+  /** Bytes per part; the service allows 64 MB. */
+  maxPartBytes: number;
+  /** Bytes per upload; the service allows 8 GB. */
+  maxUploadBytes: number;
+}
+
+export const UPLOAD_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision'] as const;
+/** An Upload lives an hour of emulator time. */
+export const UPLOAD_TTL_SECONDS = 3600;
+const JSONL_MIME_TYPES = ['text/jsonl', 'application/jsonl', 'application/x-ndjson', 'application/json', 'text/plain'];
+
+interface PartRecord extends UploadPartObject {
+  bytes: number;
+  /** Where the part's bytes live in the part store. */
+  blobId: string;
+}
+
+interface UploadRecord {
+  upload: UploadObject;
+  parts: PartRecord[];
+  /** Seconds after its creation that the assembled file expires, from `expires_after`. */
+  fileTtlSeconds: number | null;
+  /** True while `complete` is assembling the file: no parts, cancel or second complete meanwhile. */
+  busy?: boolean;
+}
+
+export interface UploadStoreOptions {
+  files: EmulatorFileStore;
+  clock: EmulatorClock;
+  limits: UploadLimits;
+  stateDir?: string;
+}
+
+function badRequest(message: string, param: string | null = null, code: string | null = null): EmulatorHttpError {
+  return new EmulatorHttpError(400, message, { param, code });
+}
+
+export class UploadStore {
+  private readonly uploads = new Map<string, UploadRecord>();
+  private readonly files: EmulatorFileStore;
+  private readonly parts: EmulatorFileStore;
+  private readonly clock: EmulatorClock;
+  private readonly limits: UploadLimits;
+  private readonly dir: string | undefined;
+  private readonly onAdvance = () => void this.expireDue();
+
+  private constructor(options: UploadStoreOptions, parts: EmulatorFileStore, dir: string | undefined) {
+    this.files = options.files;
+    this.clock = options.clock;
+    this.limits = options.limits;
+    this.parts = parts;
+    this.dir = dir;
+    this.clock.on('advance', this.onAdvance);
+  }
+
+  static async open(options: UploadStoreOptions): Promise<UploadStore> {
+    if (options.stateDir === undefined) return new UploadStore(options, new MemoryFileStore(options.clock), undefined);
+    const dir = join(options.stateDir, 'uploads');
+    await mkdir(dir, { recursive: true });
+    const parts = await DiskFileStore.open(join(options.stateDir, 'upload-parts'), options.clock);
+    const store = new UploadStore(options, parts, dir);
+    for (const name of await readdir(dir)) {
+      if (!name.endsWith('.json')) continue;
+      const record = JSON.parse(await readFile(join(dir, name), 'utf8')) as UploadRecord;
+      delete record.busy;
+      store.uploads.set(record.upload.id, record);
+    }
+    await store.expireDue();
+    return store;
+  }
+
+  close(): void {
+    this.clock.off('advance', this.onAdvance);
+  }
+
+  async create(params: unknown): Promise<UploadObject> {
+    const body = (params ?? {}) as Record<string, unknown>;
+    const { filename, purpose, bytes, mime_type: mimeType } = body;
+    if (typeof filename !== 'string' || filename === '') throw badRequest("Missing required parameter: 'filename'.", 'filename');
+    if (typeof purpose !== 'string') throw badRequest("Missing required parameter: 'purpose'.", 'purpose');
+    if (!(UPLOAD_PURPOSES as readonly string[]).includes(purpose)) {
+      throw badRequest(`Invalid value for 'purpose': ${JSON.stringify(purpose)}; expected one of ${UPLOAD_PURPOSES.join(', ')}.`, 'purpose', 'invalid_value');
+    }
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
+      throw badRequest("Invalid value for 'bytes': expected a whole number of bytes.", 'bytes', 'invalid_value');
+    }
+    if (bytes > this.limits.maxUploadBytes) {
+      throw badRequest(`An Upload can hold at most ${this.limits.maxUploadBytes} bytes; ${bytes} requested.`, 'bytes', 'invalid_value');
+    }
+    if (typeof mimeType !== 'string' || mimeType === '') throw badRequest("Missing required parameter: 'mime_type'.", 'mime_type');
+    if (purpose === 'batch' || purpose === 'fine-tune') {
+      if (!filename.toLowerCase().endsWith('.jsonl')) {
+        throw badRequest(`Invalid file format for ${purpose}: ${JSON.stringify(filename)}. Only .jsonl files are supported.`, 'filename', 'invalid_file_format');
+      }
+      if (!JSONL_MIME_TYPES.includes(mimeType.toLowerCase())) {
+        throw badRequest(`Invalid mime_type for purpose ${purpose}: ${JSON.stringify(mimeType)}. Use text/jsonl.`, 'mime_type', 'invalid_value');
+      }
+    }
+    const now = this.clock.nowSeconds();
+    const upload: UploadObject = {
+      id: newId('upload_'),
+      object: 'upload',
+      bytes,
+      created_at: now,
+      filename,
+      purpose,
+      status: 'pending',
+      expires_at: now + UPLOAD_TTL_SECONDS,
+      file: null,
+    };
+    const record: UploadRecord = { upload, parts: [], fileTtlSeconds: fileTtlSeconds(purpose, parseExpiresAfter(body.expires_after)) };
+    this.uploads.set(upload.id, record);
+    await this.save(record);
+    return { ...upload };
+  }
+
+  /** The upload as it stands now (the API has no GET for uploads; tests and tools use this). */
+  retrieve(id: string): UploadObject {
+    return { ...this.record(id).upload };
+  }
+
+  async addPart(id: string, content: AsyncIterable<Buffer>): Promise<UploadPartObject> {
+    const record = this.pending(id);
+    const used = record.parts.reduce((sum, part) => sum + part.bytes, 0);
+    const limit = Math.min(this.limits.maxPartBytes, this.limits.maxUploadBytes - used);
+    const blob = await this.parts.create(
+      { filename: `${id}.part`, purpose: 'upload_part' },
+      limitBytes(content, limit, () =>
+        limit < this.limits.maxPartBytes
+          ? new EmulatorHttpError(413, `Upload ${id} would exceed ${this.limits.maxUploadBytes} bytes.`, { param: 'data', code: 'upload_too_large' })
+          : new EmulatorHttpError(413, `A Part can be at most ${this.limits.maxPartBytes} bytes.`, { param: 'data', code: 'part_too_large' }),
+      ),
+    );
+    // The upload may have been cancelled, completed or expired while the part streamed in.
+    if (this.record(id).upload.status !== 'pending' || record.busy) {
+      await this.parts.delete(blob.id);
+      throw this.notPending(record);
+    }
+    const part: PartRecord = { id: newId('part_'), object: 'upload.part', created_at: this.clock.nowSeconds(), upload_id: id, bytes: blob.bytes, blobId: blob.id };
+    record.parts.push(part);
+    await this.save(record);
+    return { id: part.id, object: part.object, created_at: part.created_at, upload_id: part.upload_id };
+  }
+
+  async complete(id: string, params: unknown): Promise<UploadObject> {
+    const record = this.pending(id);
+    const body = (params ?? {}) as Record<string, unknown>;
+    const partIds = body.part_ids;
+    if (!Array.isArray(partIds) || partIds.some((partId) => typeof partId !== 'string')) {
+      throw badRequest("Missing required parameter: 'part_ids' (an array of Part ids).", 'part_ids');
+    }
+    if (body.md5 !== undefined && typeof body.md5 !== 'string') throw badRequest("Invalid type for 'md5': expected a string.", 'md5');
+    const byId = new Map(record.parts.map((part) => [part.id, part]));
+    const chosen: PartRecord[] = [];
+    for (const partId of partIds as string[]) {
+      const part = byId.get(partId);
+      if (!part) throw badRequest(`Part ${partId} does not belong to Upload ${id}.`, 'part_ids', 'invalid_part_id');
+      if (chosen.includes(part)) throw badRequest(`Part ${partId} is listed twice.`, 'part_ids', 'duplicate_part_id');
+      chosen.push(part);
+    }
+    const total = chosen.reduce((sum, part) => sum + part.bytes, 0);
+    if (total !== record.upload.bytes) {
+      throw badRequest(`The Upload was created with bytes=${record.upload.bytes} but the listed parts hold ${total} bytes.`, 'part_ids', 'bytes_mismatch');
+    }
+    record.busy = true;
+    try {
+      const file = await this.files.create(
+        {
+          filename: record.upload.filename,
+          purpose: record.upload.purpose,
+          expiresAt: record.fileTtlSeconds === null ? null : this.clock.nowSeconds() + record.fileTtlSeconds,
+        },
+        this.assemble(chosen, body.md5 as string | undefined),
+      );
+      record.upload.status = 'completed';
+      record.upload.file = file;
+      await this.releaseParts(record);
+      await this.save(record);
+      return { ...record.upload };
+    } finally {
+      record.busy = false;
+    }
+  }
+
+  async cancel(id: string): Promise<UploadObject> {
+    const record = this.pending(id);
+    record.upload.status = 'cancelled';
+    await this.releaseParts(record);
+    await this.save(record);
+    return { ...record.upload };
+  }
+
+  /** Streams the parts in order; throws after the last byte when the md5 differs, so the file store keeps nothing. */
+  private async *assemble(parts: PartRecord[], md5: string | undefined): AsyncGenerator<Buffer> {
+    const hash = createHash('md5');
+    for (const part of parts) {
+      for await (const chunk of this.parts.read(part.blobId) as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    }
+    const actual = hash.digest('hex');
+    if (md5 !== undefined && md5.toLowerCase() !== actual) {
+      throw badRequest(`The md5 checksum ${md5} does not match the uploaded bytes (${actual}).`, 'md5', 'md5_mismatch');
+    }
+  }
+
+  private record(id: string): UploadRecord {
+    const record = this.uploads.get(id);
+    if (!record) throw new EmulatorHttpError(404, `No such Upload object: ${id}`, { param: 'upload_id' });
+    return record;
+  }
+
+  private pending(id: string): UploadRecord {
+    const record = this.record(id);
+    if (record.upload.status === 'pending' && record.upload.expires_at <= this.clock.nowSeconds()) {
+      // Expire now rather than wait for the next sweep; freeing the parts can finish in the background.
+      record.upload.status = 'expired';
+      void this.releaseParts(record).then(() => this.save(record));
+    }
+    if (record.upload.status !== 'pending' || record.busy) throw this.notPending(record);
+    return record;
+  }
+
+  private notPending(record: UploadRecord): EmulatorHttpError {
+    const state = record.busy ? 'being completed' : record.upload.status;
+    return badRequest(`Upload ${record.upload.id} is ${state}; only a pending Upload accepts this.`, null, 'upload_not_pending');
+  }
+
+  private async expireDue(): Promise<void> {
+    const now = this.clock.nowSeconds();
+    for (const record of this.uploads.values()) {
+      if (record.upload.status === 'pending' && !record.busy && record.upload.expires_at <= now) {
+        record.upload.status = 'expired';
+        await this.releaseParts(record);
+        await this.save(record);
+      }
+    }
+  }
+
+  private async releaseParts(record: UploadRecord): Promise<void> {
+    for (const part of record.parts) await this.parts.delete(part.blobId);
+  }
+
+  private async save(record: UploadRecord): Promise<void> {
+    if (this.dir === undefined) return;
+    const { busy: _busy, ...persisted } = record;
+    await writeJsonAtomic(join(this.dir, `${record.upload.id}.json`), persisted);
+  }
+}
+
+function parseExpiresAfter(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  const { anchor, seconds } = value as { anchor?: unknown; seconds?: unknown };
+  if (anchor !== 'created_at') throw badRequest("Invalid value for 'expires_after.anchor': expected 'created_at'.", 'expires_after.anchor', 'invalid_value');
+  if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 3600 || seconds > 2_592_000) {
+    throw badRequest("Invalid value for 'expires_after.seconds': expected 3600 to 2592000.", 'expires_after.seconds', 'invalid_value');
+  }
+  return seconds;
+}
