@@ -1,0 +1,220 @@
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createParser, createSharder, createValidator, parseSource, type ShardDescriptor, type SharderOptions } from '../src/index.ts';
+
+function collect(into: unknown[]): Writable {
+  return new Writable({
+    objectMode: true,
+    write(chunk, _encoding, callback) {
+      into.push(chunk);
+      callback();
+    },
+  });
+}
+
+function chunked(input: Buffer, size: number): Readable {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < input.length; i += size) chunks.push(input.subarray(i, i + size));
+  return Readable.from(chunks, { objectMode: false });
+}
+
+const line = (id: string, model = 'm', url = '/v1/chat/completions', content = 'hi') =>
+  JSON.stringify({
+    custom_id: id,
+    method: 'POST',
+    url,
+    body: url === '/v1/chat/completions' ? { model, messages: [{ role: 'user', content }] } : { model, input: content },
+  });
+
+async function shard(input: Buffer | string, options: Omit<SharderOptions, 'dir'>, dir: string, chunkSize = 65536, routeByEndpoint = false) {
+  const out: ShardDescriptor[] = [];
+  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input);
+  const sharder = createSharder({ dir, ...options });
+  await pipeline(chunked(bytes, chunkSize), createParser(), createValidator({ routeByEndpoint }), sharder, collect(out));
+  return out.sort((a, b) => a.index - b.index);
+}
+
+t.test('shards the same at every chunk size, byte-identical requests in input order', async (t) => {
+  const lines = Array.from({ length: 40 }, (_, i) => line(`id-${i}`, 'm', '/v1/chat/completions', `é日本🙂 ${'x'.repeat(i)}`));
+  const input = Buffer.from('\uFEFF' + lines.join('\r\n') + '\r\n\r\n');
+  const root = t.testdir();
+  let reference: string | undefined;
+  for (const size of [1, 2, 3, 7, 64, 65536]) {
+    const shards = await shard(input, { maxRequests: 7 }, `${root}/${size}`, size);
+    const files = await Promise.all(shards.map((s) => readFile(s.path, 'utf8')));
+    t.equal(files.join(''), lines.map((l) => l + '\n').join(''), `chunk size ${size}: requests unchanged and in order`);
+    const view = JSON.stringify(shards.map(({ path: _path, ...rest }) => rest));
+    if (reference === undefined) reference = view;
+    else t.equal(view, reference, `chunk size ${size}: same descriptors`);
+  }
+  t.same(
+    JSON.parse(reference as string).map((s: ShardDescriptor) => [s.index, s.requests, s.firstLine, s.lastLine]),
+    [
+      [0, 7, 1, 7],
+      [1, 7, 8, 14],
+      [2, 7, 15, 21],
+      [3, 7, 22, 28],
+      [4, 7, 29, 35],
+      [5, 5, 36, 40],
+    ],
+  );
+});
+
+t.test('descriptors tell the truth: size, count and digests of the fsynced file', async (t) => {
+  const dir = t.testdir();
+  const input = Array.from({ length: 10 }, (_, i) => line(`r${i}`)).join('\n');
+  const shards = await shard(input, { maxRequests: 4 }, dir);
+  t.same(await readdir(dir), ['shard-00000.jsonl', 'shard-00001.jsonl', 'shard-00002.jsonl']);
+  for (const s of shards) {
+    const data = await readFile(s.path);
+    t.equal(s.bytes, data.length);
+    t.equal(s.requests, data.toString().split('\n').length - 1);
+    t.equal(s.sha256, createHash('sha256').update(data).digest('hex'));
+    t.equal(s.md5, createHash('md5').update(data).digest('hex'));
+    t.match(s, { endpoint: '/v1/chat/completions', model: 'm' });
+  }
+});
+
+t.test('exact limits: a shard of exactly maxBytes, one byte over, exactly maxRequests', async (t) => {
+  const a = line('a');
+  const b = line('b');
+  const exact = a.length + 1 + b.length + 1;
+  const root = t.testdir();
+  const fits = await shard(`${a}\n${b}\n`, { maxBytes: exact }, `${root}/fits`);
+  t.same(
+    fits.map((s) => [s.bytes, s.requests]),
+    [[exact, 2]],
+    'exactly maxBytes is one shard',
+  );
+  const over = await shard(`${a}\n${b}\n`, { maxBytes: exact - 1 }, `${root}/over`);
+  t.same(
+    over.map((s) => [s.bytes, s.requests]),
+    [
+      [a.length + 1, 1],
+      [b.length + 1, 1],
+    ],
+    'one byte over starts a second shard',
+  );
+  const three = [line('x'), line('y'), line('z')].join('\n');
+  t.same(
+    (await shard(three, { maxRequests: 3 }, `${root}/req3`)).map((s) => s.requests),
+    [3],
+    'exactly maxRequests is one shard',
+  );
+  t.same(
+    (await shard(three, { maxRequests: 2 }, `${root}/req2`)).map((s) => s.requests),
+    [2, 1],
+  );
+  const multibyte = line('é', 'm', '/v1/chat/completions', '日本語');
+  const mb = await shard(multibyte, { maxBytes: Buffer.byteLength(multibyte) + 1 }, `${root}/utf8`);
+  t.equal(mb[0].bytes, Buffer.byteLength(multibyte) + 1, 'bytes are UTF-8 bytes, not characters');
+  await t.rejects(shard(`${a}\n${b}\n`, { maxBytes: b.length }, `${root}/too-large`), {
+    code: 'REQUEST_TOO_LARGE',
+    line: 1,
+    customId: 'a',
+  });
+});
+
+t.test('mixed models and endpoints go to separate shards, each in input order', async (t) => {
+  const rows: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    rows.push(i % 3 === 2 ? line(`e${i}`, 'emb', '/v1/embeddings') : line(`c${i}`, i % 3 === 0 ? 'big' : 'small'));
+  }
+  const dir = t.testdir();
+  const shards = await shard(rows.join('\n'), { maxRequests: 3 }, dir, 65536, true);
+  for (const s of shards) {
+    const requests = (await readFile(s.path, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    t.ok(
+      requests.every((r) => r.url === s.endpoint && r.body.model === s.model),
+      `shard ${s.index} holds only ${s.endpoint} ${s.model}`,
+    );
+  }
+  const byKey = new Map<string, string[]>();
+  for (const s of shards) {
+    const key = `${s.endpoint} ${s.model}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), ...(await readFile(s.path, 'utf8')).trim().split('\n')]);
+  }
+  t.same(byKey.get('/v1/chat/completions big'), [0, 3, 6, 9].map((i) => line(`c${i}`, 'big')));
+  t.same(byKey.get('/v1/embeddings emb'), [2, 5, 8, 11].map((i) => line(`e${i}`, 'emb', '/v1/embeddings')));
+  t.equal(
+    shards.reduce((n, s) => n + s.requests, 0),
+    12,
+  );
+  await t.rejects(shard(rows.join('\n'), { maxOpenShards: 2 }, `${dir}/capped`, 65536, true), {
+    code: 'TOO_MANY_OPEN_SHARDS',
+    line: 3,
+  });
+});
+
+t.test('object input is serialised once; raw lines are written as read', async (t) => {
+  async function* rows() {
+    for (let i = 0; i < 3; i++) yield { custom_id: `o${i}`, method: 'POST', url: '/v1/embeddings', body: { model: 'e', input: 'é' } };
+  }
+  const dir = t.testdir();
+  const out: ShardDescriptor[] = [];
+  const sharder = createSharder({ dir });
+  await pipeline(parseSource(rows()), createValidator(), sharder, collect(out));
+  t.equal(await readFile(out[0].path, 'utf8'), [0, 1, 2].map((i) => line(`o${i}`, 'e', '/v1/embeddings', 'é') + '\n').join(''));
+  t.match(sharder.stats, { shards: 1, requests: 3, rawRequests: 0 });
+  const spaced = ' {"custom_id" : "s", "method":"POST","url":"/v1/embeddings","body":{"model":"e","input":"x"}}  ';
+  const kept = await shard(spaced, {}, `${dir}/raw`);
+  t.equal(await readFile(kept[0].path, 'utf8'), spaced + '\n', 'original bytes, whitespace and all');
+});
+
+t.test('an error destroys the pipeline and removes unfinished shard files', async (t) => {
+  const dir = t.testdir();
+  const out: ShardDescriptor[] = [];
+  async function* source() {
+    for (let i = 0; i < 9; i++) yield Buffer.from(`${line(`r${i}`)}\n`);
+    // The bad line comes once two shards are out, with the third still open.
+    while (out.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    yield Buffer.from('{"broken":\n');
+  }
+  const sharder = createSharder({ dir, maxRequests: 4 });
+  await t.rejects(pipeline(source(), createParser(), createValidator(), sharder, collect(out)), {
+    code: 'INVALID_JSON',
+    line: 10,
+  });
+  t.ok(sharder.destroyed);
+  t.same(
+    out.map((s) => s.index),
+    [0, 1],
+    'finished shards were emitted',
+  );
+  t.same(await readdir(dir), ['shard-00000.jsonl', 'shard-00001.jsonl'], 'the unfinished third file is gone');
+});
+
+t.test('an abort signal stops the sharder with ABORTED and removes its unfinished files', async (t) => {
+  const dir = t.testdir();
+  const controller = new AbortController();
+  async function* endless() {
+    for (let i = 0; ; i++) {
+      if (i === 500) controller.abort();
+      yield { custom_id: `r${i}`, method: 'POST', url: '/v1/embeddings', body: { model: 'e', input: 'x' } };
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  const out: ShardDescriptor[] = [];
+  await t.rejects(
+    pipeline(parseSource(endless()), createValidator(), createSharder({ dir, maxRequests: 200, signal: controller.signal }), collect(out)),
+    { code: 'ABORTED' },
+  );
+  t.same(
+    out.map((s) => s.requests),
+    [200, 200],
+  );
+  t.same(await readdir(dir), ['shard-00000.jsonl', 'shard-00001.jsonl']);
+});
+
+t.test('refuses bad options by name', async (t) => {
+  t.throws(() => createSharder({} as SharderOptions), { code: 'INVALID_OPTION', message: /dir/ });
+  t.throws(() => createSharder({ dir: 'x', maxBytes: 0 }), { code: 'INVALID_OPTION', message: /maxBytes/ });
+  t.throws(() => createSharder({ dir: 'x', maxRequests: 1.5 }), { code: 'INVALID_OPTION', message: /maxRequests/ });
+  t.throws(() => createSharder({ dir: 'x', prefix: '../up' }), { code: 'INVALID_OPTION', message: /prefix/ });
+});
