@@ -1,0 +1,120 @@
+/**
+ * A batch's results: running counts and usage while it works, and the output
+ * and error files it writes when it stops, in shuffled order as the service's
+ * files come.
+ */
+import { AbortError } from '../errors.ts';
+import type { BatchEndpoint } from '../types.ts';
+import type { FileStore } from './contracts.ts';
+import { emptyUsage, type BatchUsage } from './batch-state.ts';
+import { hash32, renderAnswer, renderUnfinished, shuffleInPlace, type RenderContext, type RequestPlan } from './responder.ts';
+
+/**
+ * Prefix sums over the plans in input order. Requests finish in input order,
+ * so the counts and usage after `done` requests are one lookup each.
+ */
+export class PlanTotals {
+  readonly total: number;
+  private readonly failed: Uint32Array;
+  private readonly inputTokens: Float64Array;
+  private readonly outputTokens: Float64Array;
+
+  constructor(plans: readonly RequestPlan[]) {
+    this.total = plans.length;
+    this.failed = new Uint32Array(plans.length + 1);
+    this.inputTokens = new Float64Array(plans.length + 1);
+    this.outputTokens = new Float64Array(plans.length + 1);
+    for (let i = 0; i < plans.length; i++) {
+      const plan = plans[i];
+      this.failed[i + 1] = this.failed[i] + (plan.fails ? 1 : 0);
+      // A rejected request is not billed.
+      this.inputTokens[i + 1] = this.inputTokens[i] + (plan.fails ? 0 : plan.inputTokens);
+      this.outputTokens[i + 1] = this.outputTokens[i] + (plan.fails ? 0 : plan.outputTokens);
+    }
+  }
+
+  /** Counts after `done` requests; at the end, every request not done counts as failed. */
+  counts(done: number, final: boolean): { total: number; completed: number; failed: number } {
+    const d = Math.max(0, Math.min(done, this.total));
+    const failed = this.failed[d];
+    return { total: this.total, completed: d - failed, failed: failed + (final ? this.total - d : 0) };
+  }
+
+  usage(done: number): BatchUsage {
+    const d = Math.max(0, Math.min(done, this.total));
+    const usage = emptyUsage();
+    usage.input_tokens = this.inputTokens[d];
+    usage.output_tokens = this.outputTokens[d];
+    usage.total_tokens = usage.input_tokens + usage.output_tokens;
+    return usage;
+  }
+}
+
+export interface WriteResultsOptions {
+  store: FileStore;
+  batchId: string;
+  endpoint: BatchEndpoint;
+  model: string;
+  plans: readonly RequestPlan[];
+  /** Requests finished; the rest are written as unfinished with `unfinishedCode`. */
+  done: number;
+  unfinishedCode: 'batch_cancelled' | 'batch_expired' | null;
+  seed: number;
+  /** Emulator time in seconds. */
+  now: number;
+  outputExpiresAfterSeconds: number | null;
+  signal?: AbortSignal;
+}
+
+const CHUNK_BYTES = 64 * 1024;
+
+/** Writes the output and error files; a file with no lines is not created and its id stays null. */
+export async function writeResultFiles(options: WriteResultsOptions): Promise<{ outputFileId: string | null; errorFileId: string | null }> {
+  const { plans, done, unfinishedCode } = options;
+  const ctx: RenderContext = { batchId: options.batchId, endpoint: options.endpoint, model: options.model, created: options.now, seed: options.seed };
+  // Indices, not rendered lines, are shuffled and held: the lines are rendered as they are written.
+  const outputIndices: number[] = [];
+  const errorIndices: number[] = [];
+  for (let i = 0; i < plans.length; i++) {
+    if (i < done && !plans[i].fails) outputIndices.push(i);
+    else errorIndices.push(i);
+  }
+  const shuffleSeed = hash32(options.batchId, options.seed);
+  shuffleInPlace(outputIndices, shuffleSeed);
+  shuffleInPlace(errorIndices, shuffleSeed ^ 0x5bd1e995);
+  const render = (i: number): string => {
+    const plan = plans[i];
+    const line = i < done ? renderAnswer(plan, ctx) : renderUnfinished(plan, ctx, unfinishedCode ?? 'batch_expired');
+    return JSON.stringify(line);
+  };
+  const expiresAt = options.outputExpiresAfterSeconds === null ? null : options.now + options.outputExpiresAfterSeconds;
+  const write = async (indices: number[], kind: 'output' | 'error'): Promise<string | null> => {
+    if (indices.length === 0) return null;
+    const file = await options.store.create(
+      { filename: `${options.batchId}_${kind}.jsonl`, purpose: 'batch_output', expiresAt },
+      renderChunks(indices, render, options.signal),
+    );
+    return file.id;
+  };
+  const outputFileId = await write(outputIndices, 'output');
+  const errorFileId = await write(errorIndices, 'error');
+  return { outputFileId, errorFileId };
+}
+
+/** Lines gathered into chunks of about 64 KB, rendered only as the store pulls them. */
+async function* renderChunks(indices: number[], render: (i: number) => string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  let parts: string[] = [];
+  let size = 0;
+  for (const i of indices) {
+    if (signal?.aborted) throw new AbortError('result file write aborted');
+    const text = render(i) + '\n';
+    parts.push(text);
+    size += text.length;
+    if (size >= CHUNK_BYTES) {
+      yield Buffer.from(parts.join(''), 'utf8');
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length > 0) yield Buffer.from(parts.join(''), 'utf8');
+}

@@ -1,0 +1,75 @@
+/** Shared set-up for the batch engine tests: an engine over a real file store, input files, waiting. */
+import { EmulatorClock } from '../../src/emulator/contracts.ts';
+import { createFileStore, type EmulatorFileStore } from '../../src/emulator/file-store.ts';
+import { BatchEngine, type BatchEngineOptions, type BatchObject, type BatchStatus } from '../../src/emulator/batches.ts';
+import type { BatchResultLine } from '../../src/types.ts';
+
+export interface EngineFixture {
+  engine: BatchEngine;
+  store: EmulatorFileStore;
+  clock: EmulatorClock;
+}
+
+export async function startEngine(
+  options: Partial<Omit<BatchEngineOptions, 'store' | 'clock'>> = {},
+  shared: { clock?: EmulatorClock; store?: EmulatorFileStore } = {},
+): Promise<EngineFixture> {
+  const clock = shared.clock ?? new EmulatorClock();
+  const store = shared.store ?? (await createFileStore({ clock, stateDir: options.stateDir }));
+  const engine = new BatchEngine({ store, clock, batchDurationMs: 100, ...options });
+  await engine.init();
+  return { engine, store, clock };
+}
+
+export function chatLine(customId: string, text = `hello ${customId}`, model = 'gpt-4o-mini'): Record<string, unknown> {
+  return { custom_id: customId, method: 'POST', url: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content: text }] } };
+}
+
+export function chatLines(count: number, prefix = 'r'): Array<Record<string, unknown>> {
+  return Array.from({ length: count }, (_, i) => chatLine(`${prefix}${i + 1}`));
+}
+
+/** Stores raw lines (objects are JSON-encoded) as a purpose-batch file, in small chunks. */
+export async function putInput(store: EmulatorFileStore, lines: Array<Record<string, unknown> | string>, purpose = 'batch'): Promise<string> {
+  const text = lines.map((line) => (typeof line === 'string' ? line : JSON.stringify(line))).join('\n') + '\n';
+  const bytes = Buffer.from(text, 'utf8');
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < bytes.length; i += 4096) yield bytes.subarray(i, i + 4096);
+  }
+  return (await store.create({ filename: 'input.jsonl', purpose }, chunks())).id;
+}
+
+export async function readLines(store: EmulatorFileStore, fileId: string | null): Promise<BatchResultLine[]> {
+  if (fileId === null) return [];
+  const parts: Buffer[] = [];
+  for await (const chunk of store.read(fileId)) parts.push(chunk as Buffer);
+  return Buffer.concat(parts)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as BatchResultLine);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until the batch reaches one of the statuses; records every status seen on the way. */
+export async function waitForStatus(
+  engine: BatchEngine,
+  id: string,
+  statuses: BatchStatus[],
+  timeoutMs = 5000,
+): Promise<{ batch: BatchObject; seen: BatchStatus[] }> {
+  const seen: BatchStatus[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const batch = engine.retrieve(id);
+    if (seen[seen.length - 1] !== batch.status) seen.push(batch.status);
+    if (statuses.includes(batch.status)) return { batch, seen };
+    if (Date.now() > deadline) throw new Error(`batch ${id} still ${batch.status} after ${timeoutMs} ms (seen ${seen.join(' → ')})`);
+    await sleep(5);
+  }
+}
+
+export const TERMINAL: BatchStatus[] = ['completed', 'failed', 'expired', 'cancelled'];
