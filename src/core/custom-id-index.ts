@@ -1,166 +1,138 @@
-import { OverflowError, ValidationError } from '../errors.ts';
+/**
+ * The joiner's per-request index: custom_id → input ordinal, kept as 64-bit
+ * hashes in typed arrays instead of a Map of strings, so that millions of
+ * requests cost a few megabytes.
+ *
+ * Memory: 8 bytes per request for the hash (two Int32 chunks, grown 64 Ki
+ * entries at a time, so there is no doubling peak) plus a Uint32 slot table
+ * sized once, after the input has been counted, at 4 / 0.75 ≈ 5.3 bytes per
+ * request: about 13.3 bytes per request in all (1 M requests ≈ 13 MB).
+ *
+ * Two custom_ids can share a hash. The index never guesses between them: a
+ * key inserted twice becomes AMBIGUOUS, and the caller resolves those by the
+ * exact string (and finds true duplicates that way). A result whose unknown
+ * custom_id happens to hash like a known one is caught later, when the joiner
+ * compares the custom_id strings before it emits.
+ */
 
-export const DEFAULT_MAX_CUSTOM_IDS = 20_000_000;
-export const DEFAULT_MAX_CUSTOM_ID_BYTES = 1024 * 1024 * 1024;
-
-export interface CustomIdIndexOptions {
-  /** Refuse the id after this many (coded CUSTOM_ID_INDEX_FULL). */
-  maxIds?: number;
-  /** Refuse the id once the stored UTF-8 bytes of all ids would pass this. */
-  maxIdBytes?: number;
-}
-
-const EMPTY = 0;
+const CHUNK_BITS = 16;
+const CHUNK_SIZE = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_SIZE - 1;
+const AMBIGUOUS_FLAG = 0x80000000;
 const MAX_LOAD = 0.75;
 
+/** Largest number of requests one index holds (ordinals fit in 31 bits). */
+export const MAX_INDEXED_REQUESTS = 0x7fffffff - 1;
+export const NOT_FOUND = -1;
+export const AMBIGUOUS = -2;
+
 /**
- * An exact set of custom_ids that stays compact at millions of entries.
- *
- * A `Set<string>` costs roughly 50–100 bytes an id and puts millions of small
- * strings on the garbage-collected heap. Here every id is stored once as UTF-8
- * in one growing byte arena, and an open-addressing table holds a 32-bit hash
- * fingerprint plus the entry number. A fingerprint match is always confirmed
- * by comparing the stored bytes, so a duplicate is never missed and two
- * different ids are never taken for one another.
- *
- * Cost per id, measured by `memoryBytes`: its UTF-8 length (the arena grows
- * by doubling, so up to twice that while it has headroom) + 8 bytes (arena
- * offset and first line, also doubled on growth) + 8 bytes per table slot at
- * a load of 0.375–0.75 (≈ 11–21 bytes). A 20-byte id costs ≈ 40–75 bytes;
- * 1,000,000 such ids ≈ 40–75 MB, off the garbage-collected heap. Past the
- * caps the index throws CUSTOM_ID_INDEX_FULL rather than growing further.
+ * Hashes bytes[start, end) into out[0] and out[1]: two independent 32-bit
+ * FNV-style mixes with a murmur finaliser, read together as one 64-bit key.
  */
+export function hashBytes(bytes: Uint8Array, start: number, end: number, out: Int32Array): void {
+  let a = 0x811c9dc5 | 0;
+  let b = 0x9747b28c | 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i];
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  a ^= end - start;
+  a ^= a >>> 16;
+  a = Math.imul(a, 0x85ebca6b);
+  a ^= a >>> 13;
+  a = Math.imul(a, 0xc2b2ae35);
+  a ^= a >>> 16;
+  b ^= b >>> 16;
+  b = Math.imul(b, 0x7feb352d);
+  b ^= b >>> 15;
+  b = Math.imul(b, 0x846ca68b);
+  b ^= b >>> 16;
+  out[0] = a;
+  out[1] = b;
+}
+
 export class CustomIdIndex {
-  private readonly maxIds: number;
-  private readonly maxIdBytes: number;
-  private fingerprints: Uint32Array;
-  private slots: Uint32Array;
-  private mask: number;
-  private offsets: Uint32Array;
-  private lines: Uint32Array;
-  private arena: Buffer;
-  private arenaBytes = 0;
-  private count = 0;
-  private scratch = Buffer.allocUnsafe(256);
+  /** Requests appended so far; the next ordinal. */
+  size = 0;
+  /** Hash keys that more than one request produced. */
+  ambiguousKeys = 0;
+  private readonly high: Int32Array[] = [];
+  private readonly low: Int32Array[] = [];
+  private table: Uint32Array | undefined;
 
-  constructor(options: CustomIdIndexOptions = {}) {
-    this.maxIds = options.maxIds ?? DEFAULT_MAX_CUSTOM_IDS;
-    this.maxIdBytes = Math.min(options.maxIdBytes ?? DEFAULT_MAX_CUSTOM_ID_BYTES, 0xffff_ffff);
-    this.fingerprints = new Uint32Array(1024);
-    this.slots = new Uint32Array(1024);
-    this.mask = 1023;
-    this.offsets = new Uint32Array(513);
-    this.lines = new Uint32Array(512);
-    this.arena = Buffer.allocUnsafe(16 * 1024);
+  /** Records the next request's key; its ordinal is the return value. */
+  append(h1: number, h2: number): number {
+    const ordinal = this.size;
+    if (ordinal >= MAX_INDEXED_REQUESTS) throw new RangeError(`more than ${MAX_INDEXED_REQUESTS} requests`);
+    if ((ordinal & CHUNK_MASK) === 0) {
+      this.high.push(new Int32Array(CHUNK_SIZE));
+      this.low.push(new Int32Array(CHUNK_SIZE));
+    }
+    this.high[ordinal >>> CHUNK_BITS][ordinal & CHUNK_MASK] = h1;
+    this.low[ordinal >>> CHUNK_BITS][ordinal & CHUNK_MASK] = h2;
+    this.size++;
+    return ordinal;
   }
 
-  get size(): number {
-    return this.count;
+  /** Builds the lookup table once every request is appended. */
+  seal(): void {
+    const capacity = Math.max(16, Math.ceil(this.size / MAX_LOAD) + 1);
+    const table = new Uint32Array(capacity);
+    this.table = table;
+    for (let ordinal = 0; ordinal < this.size; ordinal++) {
+      const h1 = this.high[ordinal >>> CHUNK_BITS][ordinal & CHUNK_MASK];
+      const h2 = this.low[ordinal >>> CHUNK_BITS][ordinal & CHUNK_MASK];
+      let slot = this.home(h1, capacity);
+      for (;;) {
+        const entry = table[slot];
+        if (entry === 0) {
+          table[slot] = ordinal + 1;
+          break;
+        }
+        const other = (entry & ~AMBIGUOUS_FLAG) - 1;
+        if (this.keyEquals(other, h1, h2)) {
+          if ((entry & AMBIGUOUS_FLAG) === 0) {
+            table[slot] = (entry | AMBIGUOUS_FLAG) >>> 0;
+            this.ambiguousKeys++;
+          }
+          break;
+        }
+        slot = slot + 1 === capacity ? 0 : slot + 1;
+      }
+    }
   }
 
-  /** Bytes held by the index's arrays and arena (what it costs in memory). */
-  get memoryBytes(): number {
+  /** The ordinal of the request with this key, NOT_FOUND, or AMBIGUOUS. */
+  lookup(h1: number, h2: number): number {
+    const table = this.table;
+    if (!table) throw new Error('CustomIdIndex.lookup before seal()');
+    const capacity = table.length;
+    let slot = this.home(h1, capacity);
+    for (;;) {
+      const entry = table[slot];
+      if (entry === 0) return NOT_FOUND;
+      const ordinal = (entry & ~AMBIGUOUS_FLAG) - 1;
+      if (this.keyEquals(ordinal, h1, h2)) return (entry & AMBIGUOUS_FLAG) === 0 ? ordinal : AMBIGUOUS;
+      slot = slot + 1 === capacity ? 0 : slot + 1;
+    }
+  }
+
+  /** Bytes held by the index's arrays. */
+  get bytes(): number {
+    return this.high.length * CHUNK_SIZE * 8 + (this.table ? this.table.byteLength : 0);
+  }
+
+  private keyEquals(ordinal: number, h1: number, h2: number): boolean {
     return (
-      this.fingerprints.byteLength + this.slots.byteLength + this.offsets.byteLength + this.lines.byteLength + this.arena.length
+      this.high[ordinal >>> CHUNK_BITS][ordinal & CHUNK_MASK] === h1 &&
+      this.low[ordinal >>> CHUNK_BITS][ordinal & CHUNK_MASK] === h2
     );
   }
 
-  /**
-   * Records `id`, first seen on `line`. Throws DUPLICATE_CUSTOM_ID (naming
-   * both lines) when it was seen before, CUSTOM_ID_INDEX_FULL past the caps.
-   */
-  add(id: string, line: number): void {
-    const length = this.encode(id);
-    const key = this.scratch;
-    const hash = fnv1a(key, length);
-    let slot = hash & this.mask;
-    for (;;) {
-      const entry = this.slots[slot];
-      if (entry === EMPTY) break;
-      if (this.fingerprints[slot] === hash) {
-        const start = this.offsets[entry - 1];
-        const end = this.offsets[entry];
-        if (end - start === length && key.compare(this.arena, start, end, 0, length) === 0) {
-          throw new ValidationError(
-            'DUPLICATE_CUSTOM_ID',
-            `custom_id ${JSON.stringify(id)} on line ${line} was already used on line ${this.lines[entry - 1]}`,
-            { line, customId: id },
-          );
-        }
-      }
-      slot = (slot + 1) & this.mask;
-    }
-    if (this.count >= this.maxIds || this.arenaBytes + length > this.maxIdBytes) {
-      throw new OverflowError(
-        'CUSTOM_ID_INDEX_FULL',
-        `the custom_id index is full (${this.count} ids, ${this.arenaBytes} bytes; caps ${this.maxIds} ids, ${this.maxIdBytes} bytes)`,
-        { line, customId: id },
-      );
-    }
-    this.store(key, length, line);
-    this.slots[slot] = this.count;
-    this.fingerprints[slot] = hash;
-    if (this.count > (this.mask + 1) * MAX_LOAD) this.grow();
+  private home(h1: number, capacity: number): number {
+    return Math.floor(((h1 >>> 0) / 4294967296) * capacity);
   }
-
-  private encode(id: string): number {
-    // An id's UTF-8 form is at most three bytes per UTF-16 unit.
-    if (id.length * 3 > this.scratch.length) this.scratch = Buffer.allocUnsafe(id.length * 3);
-    return this.scratch.write(id, 0, 'utf8');
-  }
-
-  private store(key: Buffer, length: number, line: number): void {
-    if (this.arenaBytes + length > this.arena.length) {
-      const next = Buffer.allocUnsafe(Math.min(Math.max(this.arena.length * 2, this.arenaBytes + length), this.maxIdBytes));
-      this.arena.copy(next, 0, 0, this.arenaBytes);
-      this.arena = next;
-    }
-    key.copy(this.arena, this.arenaBytes, 0, length);
-    if (this.count + 1 >= this.offsets.length) {
-      const offsets = new Uint32Array(this.offsets.length * 2);
-      offsets.set(this.offsets);
-      this.offsets = offsets;
-      const lines = new Uint32Array(this.lines.length * 2);
-      lines.set(this.lines);
-      this.lines = lines;
-    }
-    this.lines[this.count] = line;
-    this.arenaBytes += length;
-    this.count++;
-    this.offsets[this.count] = this.arenaBytes;
-  }
-
-  private grow(): void {
-    const size = (this.mask + 1) * 2;
-    const mask = size - 1;
-    const slots = new Uint32Array(size);
-    const fingerprints = new Uint32Array(size);
-    for (let i = 0; i <= this.mask; i++) {
-      const entry = this.slots[i];
-      if (entry === EMPTY) continue;
-      const hash = this.fingerprints[i];
-      let slot = hash & mask;
-      while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;
-      slots[slot] = entry;
-      fingerprints[slot] = hash;
-    }
-    this.slots = slots;
-    this.fingerprints = fingerprints;
-    this.mask = mask;
-  }
-}
-
-/** FNV-1a over bytes, with a final avalanche so that the low bits (the slot) mix well. */
-function fnv1a(bytes: Buffer, length: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < length; i++) {
-    h ^= bytes[i];
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

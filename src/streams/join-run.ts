@@ -1,0 +1,284 @@
+/**
+ * The three passes of the join. Memory stays bounded: the index costs about
+ * 13.3 bytes per input request, spill buffers share one budget, and only one
+ * partition of results (≤ maxPartitionBytes) is in memory at a time.
+ *
+ *   1. index  — stream the input, hash each custom_id into the index (and
+ *               spool the input to the temp dir when it cannot be re-read);
+ *   2. spill  — stream every result file; look each custom_id up and append
+ *               the raw line to the partition file of its input ordinal;
+ *   3. emit   — walk the input again; load each partition as the walk reaches
+ *               it, check the custom_id strings, and emit one result per
+ *               request in input order.
+ */
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JoinError, OverflowError, ValidationError, throwIfAborted } from '../errors.ts';
+import { AMBIGUOUS, CustomIdIndex, MAX_INDEXED_REQUESTS, NOT_FOUND, hashBytes } from '../core/custom-id-index.ts';
+import { customIdOf, customIdText, parseResultLine, requestIdOf, resultStatus, type LineOrigin } from '../core/join-status.ts';
+import { isBlank } from '../core/lines.ts';
+import { planPartitions } from '../core/partition.ts';
+import type { BatchRequest, BatchResultLine, JoinedResult } from '../types.ts';
+import { PartitionWriter, lineBatches, loadInOrder, type ByteSource, type LoadedPartition } from './join-spill.ts';
+import type { JoinStats, NormalizedJoinOptions } from './join-options.ts';
+
+export async function* runJoin(options: NormalizedJoinOptions, stats: JoinStats): AsyncGenerator<JoinedResult> {
+  const { signal } = options;
+  throwIfAborted(signal);
+  const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'batchline-join-'));
+  stats.tempDir = dir;
+  try {
+    const index = new CustomIdIndex();
+    const input = await indexInput(options, index, dir);
+    index.seal();
+    stats.requests = index.size;
+    stats.indexBytes = index.bytes;
+    const exactIds = index.ambiguousKeys > 0 ? await resolveAmbiguous(options, index, input) : new Map<string, number>();
+    const plan = planPartitions(index.size, options.partitionRequests, options.maxPartitions);
+    stats.partitions = plan.count;
+    const sizes = await spillResults(options, stats, index, exactIds, plan.span, plan.count, dir);
+    stats.spilledBytes = sizes.reduce((sum, bytes) => sum + bytes, 0);
+    yield* emitInOrder(options, stats, input, plan.span, plan.count, dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const keyScratch = new Int32Array(2);
+
+/** Pass 1. Returns a source that reads the input again. */
+async function indexInput(options: NormalizedJoinOptions, index: CustomIdIndex, dir: string): Promise<ByteSource> {
+  let spool: FileHandle | undefined;
+  let again: ByteSource = options.input;
+  if (typeof options.input !== 'string') {
+    again = join(dir, 'input.jsonl');
+    spool = await open(again, 'w');
+  }
+  try {
+    const write = spool ? async (chunk: Buffer) => void (await spool.write(chunk)) : undefined;
+    for await (const batch of lineBatches(options.input, options.maxLineBytes, options.signal, write)) {
+      for (let i = 0; i < batch.lines.length; i++) {
+        const bytes = batch.lines[i];
+        if (isBlank(bytes)) continue;
+        const id = requestIdOf(bytes, { source: 'input', line: batch.numbers[i] });
+        if (index.size >= MAX_INDEXED_REQUESTS) {
+          throw new OverflowError('JOIN_INDEX_OVERFLOW', `the input holds more than ${MAX_INDEXED_REQUESTS} requests`, {
+            line: batch.numbers[i],
+          });
+        }
+        hashBytes(id.bytes, 0, id.bytes.length, keyScratch);
+        index.append(keyScratch[0], keyScratch[1]);
+      }
+    }
+  } finally {
+    await spool?.close();
+  }
+  return again;
+}
+
+/**
+ * Custom_ids whose hash another custom_id shares are few (true 64-bit
+ * collisions are vanishingly rare); a repeated custom_id also lands here, and
+ * this is where it is named, with its line.
+ */
+async function resolveAmbiguous(
+  options: NormalizedJoinOptions,
+  index: CustomIdIndex,
+  input: ByteSource,
+): Promise<Map<string, number>> {
+  const exact = new Map<string, number>();
+  let ordinal = 0;
+  for await (const batch of lineBatches(input, options.maxLineBytes, options.signal)) {
+    for (let i = 0; i < batch.lines.length; i++) {
+      const bytes = batch.lines[i];
+      if (isBlank(bytes)) continue;
+      const line = batch.numbers[i];
+      const id = requestIdOf(bytes, { source: 'input', line });
+      hashBytes(id.bytes, 0, id.bytes.length, keyScratch);
+      if (index.lookup(keyScratch[0], keyScratch[1]) === AMBIGUOUS) {
+        const text = customIdText(id);
+        if (exact.has(text)) {
+          throw new ValidationError('DUPLICATE_CUSTOM_ID', `input line ${line}: custom_id ${JSON.stringify(text)} is repeated`, {
+            line,
+            customId: text,
+          });
+        }
+        if (exact.size >= options.maxAmbiguousIds) {
+          throw new OverflowError(
+            'JOIN_INDEX_OVERFLOW',
+            `more than ${options.maxAmbiguousIds} custom_ids share a hash with another; the input likely repeats custom_ids`,
+            { line },
+          );
+        }
+        exact.set(text, ordinal);
+      }
+      ordinal++;
+    }
+  }
+  return exact;
+}
+
+function sourceName(options: NormalizedJoinOptions, source: number): string {
+  const given = options.results[source].source;
+  return typeof given === 'string' ? `results[${options.results[source].index}] (${given})` : `results[${options.results[source].index}]`;
+}
+
+function issue(options: NormalizedJoinOptions, error: JoinError): void {
+  if (!options.onIssue) throw error;
+  options.onIssue(error);
+}
+
+/** Pass 2. Returns the bytes spilled per partition. */
+async function spillResults(
+  options: NormalizedJoinOptions,
+  stats: JoinStats,
+  index: CustomIdIndex,
+  exactIds: Map<string, number>,
+  span: number,
+  count: number,
+  dir: string,
+): Promise<number[]> {
+  const writer = await PartitionWriter.create(dir, 'part', count, options.spillBufferBytes);
+  try {
+    for (let source = 0; source < options.results.length; source++) {
+      const name = sourceName(options, source);
+      for await (const batch of lineBatches(options.results[source].source, options.maxLineBytes, options.signal)) {
+        for (let i = 0; i < batch.lines.length; i++) {
+          const bytes = batch.lines[i];
+          if (isBlank(bytes)) continue;
+          stats.resultLines++;
+          const line = batch.numbers[i];
+          const id = customIdOf(bytes);
+          if (!id) {
+            parseResultLine(bytes, { source: name, line });
+            throw new JoinError('INVALID_RESULT_LINE', `${name} line ${line}: custom_id must be a string`, { line });
+          }
+          hashBytes(id.bytes, 0, id.bytes.length, keyScratch);
+          let ordinal = index.lookup(keyScratch[0], keyScratch[1]);
+          if (ordinal === AMBIGUOUS) ordinal = exactIds.get(customIdText(id)) ?? NOT_FOUND;
+          if (ordinal === NOT_FOUND) {
+            stats.unknown++;
+            issue(options, unknownId({ source: name, line }, customIdText(id)));
+            continue;
+          }
+          writer.append(Math.floor(ordinal / span), { ordinal, source, line, length: bytes.length }, bytes);
+        }
+        await writer.drain();
+      }
+    }
+    return await writer.finish();
+  } catch (err) {
+    await writer.close();
+    throw err;
+  }
+}
+
+function unknownId(origin: LineOrigin, customId: string): JoinError {
+  return new JoinError(
+    'UNKNOWN_CUSTOM_ID',
+    `${origin.source} line ${origin.line}: custom_id ${JSON.stringify(customId)} is not in the input`,
+    { line: origin.line, customId },
+  );
+}
+
+/** Pass 3. */
+async function* emitInOrder(
+  options: NormalizedJoinOptions,
+  stats: JoinStats,
+  input: ByteSource,
+  span: number,
+  count: number,
+  dir: string,
+): AsyncGenerator<JoinedResult> {
+  const loadOptions = {
+    dir,
+    maxPartitionBytes: options.maxPartitionBytes,
+    maxSingleOrdinalBytes: Math.max(options.maxPartitionBytes, 2 * options.maxLineBytes + 64),
+    signal: options.signal,
+    onSplit: () => void stats.splits++,
+  };
+  async function* partitions(): AsyncGenerator<LoadedPartition> {
+    for (let k = 0; k < count; k++) {
+      const range = { first: k * span, end: Math.min(stats.requests, (k + 1) * span) };
+      yield* loadInOrder(join(dir, `part-${k}.bin`), range, loadOptions);
+    }
+  }
+  const loader = partitions();
+  let partition: LoadedPartition | undefined;
+  let ordinal = 0;
+  try {
+    for await (const batch of lineBatches(input, options.maxLineBytes, options.signal)) {
+      for (let i = 0; i < batch.lines.length; i++) {
+        const bytes = batch.lines[i];
+        if (isBlank(bytes)) continue;
+        while (!partition || ordinal >= partition.range.end) {
+          const next = await loader.next();
+          if (next.done) throw inputChanged('more');
+          partition = next.value;
+        }
+        yield joinOne(options, stats, partition, ordinal, bytes, batch.numbers[i]);
+        ordinal++;
+      }
+    }
+  } finally {
+    await loader.return(undefined);
+  }
+  if (ordinal !== stats.requests) throw inputChanged('fewer');
+}
+
+function inputChanged(which: 'more' | 'fewer'): JoinError {
+  return new JoinError('INPUT_CHANGED', `the input changed while it was joined: it now holds ${which} requests than when indexed`);
+}
+
+function joinOne(
+  options: NormalizedJoinOptions,
+  stats: JoinStats,
+  partition: LoadedPartition,
+  ordinal: number,
+  bytes: Buffer,
+  line: number,
+): JoinedResult {
+  const customId = customIdText(requestIdOf(bytes, { source: 'input', line }));
+  let chosen: { result: BatchResultLine; raw: Buffer } | undefined;
+  for (const record of partition.recordsFor(ordinal)) {
+    const origin = { source: sourceName(options, record.header.source), line: record.header.line };
+    const result = parseResultLine(record.line, origin);
+    // The index matched hashes; only the strings decide.
+    if (result.custom_id !== customId) {
+      stats.unknown++;
+      issue(options, unknownId(origin, result.custom_id));
+    } else if (!chosen) {
+      chosen = { result, raw: record.line };
+    } else if (record.line.equals(chosen.raw)) {
+      stats.duplicates++;
+      options.onIssue?.(
+        new JoinError('DUPLICATE_RESULT', `${origin.source} line ${origin.line}: repeats the result for input line ${line}`, {
+          line: origin.line,
+          customId,
+        }),
+      );
+    } else {
+      stats.conflicting++;
+      issue(
+        options,
+        new JoinError(
+          'CONFLICTING_RESULT',
+          `${origin.source} line ${origin.line}: a second, different result for custom_id ${JSON.stringify(customId)} (input line ${line}); the first one read is kept`,
+          { line: origin.line, customId },
+        ),
+      );
+    }
+  }
+  const status = chosen ? resultStatus(chosen.result) : 'missing';
+  stats[status]++;
+  const joined: JoinedResult = {
+    custom_id: customId,
+    line,
+    status,
+    response: chosen ? chosen.result.response : null,
+    error: chosen ? chosen.result.error : null,
+  };
+  if (options.includeRequest) joined.request = JSON.parse(bytes.toString('utf8')) as BatchRequest;
+  return joined;
+}

@@ -1,0 +1,125 @@
+/**
+ * Where joined results go: a JSONL file or stream, or a user callback (a
+ * database insert, a queue publish). Both are object-mode Writables that
+ * finish only when the last result has been written or handled.
+ */
+import { createWriteStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { AbortError, BatchlineError, OptionError, abortMessage } from '../errors.ts';
+import type { JoinedResult } from '../types.ts';
+
+export interface JsonlSinkOptions {
+  /** End a given Writable when the sink finishes (default false; a path is always closed). */
+  end?: boolean;
+  signal?: AbortSignal;
+}
+
+function abortOn(sink: Writable, signal: AbortSignal | undefined): void {
+  if (!signal) return;
+  const onAbort = () => sink.destroy(new AbortError(abortMessage(signal)));
+  if (signal.aborted) queueMicrotask(onAbort);
+  else signal.addEventListener('abort', onAbort, { once: true });
+  sink.once('close', () => signal.removeEventListener('abort', onAbort));
+}
+
+/**
+ * Writes each object as one JSON line to a path (created or truncated) or a
+ * Writable such as process.stdout. Lines queued together go out as one write;
+ * the destination's backpressure holds the sink.
+ */
+export function createJsonlSink(target: string | NodeJS.WritableStream, options: JsonlSinkOptions = {}): Writable {
+  if (typeof target !== 'string' && (target === null || typeof target !== 'object' || typeof target.write !== 'function')) {
+    throw new OptionError('INVALID_OPTION', 'createJsonlSink takes a path or a Writable');
+  }
+  const ownsTarget = typeof target === 'string';
+  const dest: Writable = ownsTarget ? createWriteStream(target) : (target as Writable);
+  let failure: Error | undefined;
+  const onError = (err: Error) => {
+    failure = err;
+    sink.destroy(err);
+  };
+  dest.on('error', onError);
+
+  function writeOut(text: string, callback: (error?: Error | null) => void): void {
+    if (failure) return callback(failure);
+    if (dest.write(text)) return callback();
+    dest.once('drain', () => callback());
+  }
+
+  const sink = new Writable({
+    objectMode: true,
+    highWaterMark: 256,
+    write(result: unknown, _encoding, callback) {
+      writeOut(`${JSON.stringify(result)}\n`, callback);
+    },
+    writev(chunks, callback) {
+      let text = '';
+      for (const { chunk } of chunks) text += `${JSON.stringify(chunk)}\n`;
+      writeOut(text, callback);
+    },
+    final(callback) {
+      if (!ownsTarget && options.end !== true) return callback();
+      dest.end();
+      finished(dest).then(
+        () => callback(),
+        (err: Error) => callback(err),
+      );
+    },
+    destroy(err, callback) {
+      dest.removeListener('error', onError);
+      if (ownsTarget) dest.destroy();
+      callback(err);
+    },
+  });
+  abortOn(sink, options.signal);
+  return sink;
+}
+
+export interface CallbackSinkOptions {
+  /** Results buffered ahead of the callback (default 16). */
+  highWaterMark?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Hands each result to `handle` and waits for it (a returned promise) before
+ * taking the next, so a slow database slows the join instead of filling
+ * memory. A throw or rejection stops the pipeline with SINK_CALLBACK_FAILED.
+ */
+export function createCallbackSink<T = JoinedResult>(
+  handle: (result: T) => unknown,
+  options: CallbackSinkOptions = {},
+): Writable {
+  if (typeof handle !== 'function') throw new OptionError('INVALID_OPTION', 'createCallbackSink takes a function');
+  const sink = new Writable({
+    objectMode: true,
+    highWaterMark: options.highWaterMark ?? 16,
+    write(result: T, _encoding, callback) {
+      let pending: unknown;
+      try {
+        pending = handle(result);
+      } catch (err) {
+        return callback(callbackFailure(err, result));
+      }
+      if (pending && typeof (pending as PromiseLike<unknown>).then === 'function') {
+        (pending as PromiseLike<unknown>).then(
+          () => callback(),
+          (err: unknown) => callback(callbackFailure(err, result)),
+        );
+      } else callback();
+    },
+  });
+  abortOn(sink, options.signal);
+  return sink;
+}
+
+function callbackFailure(err: unknown, result: unknown): Error {
+  if (err instanceof BatchlineError) return err;
+  const where = result as { custom_id?: unknown; line?: unknown } | null;
+  return new BatchlineError('SINK_CALLBACK_FAILED', `the result callback failed: ${(err as Error)?.message ?? String(err)}`, {
+    customId: typeof where?.custom_id === 'string' ? where.custom_id : undefined,
+    line: typeof where?.line === 'number' ? where.line : undefined,
+    cause: err,
+  });
+}
