@@ -1,5 +1,6 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { readFile, readdir } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -182,6 +183,7 @@ t.test('an error destroys the pipeline and removes unfinished shard files', asyn
     line: 10,
   });
   t.ok(sharder.destroyed);
+  if (!sharder.closed) await once(sharder, 'close');
   t.same(
     out.map((s) => s.index),
     [0, 1],
@@ -201,10 +203,9 @@ t.test('an abort signal stops the sharder with ABORTED and removes its unfinishe
     }
   }
   const out: ShardDescriptor[] = [];
-  await t.rejects(
-    pipeline(parseSource(endless()), createValidator(), createSharder({ dir, maxRequests: 200, signal: controller.signal }), collect(out)),
-    { code: 'ABORTED' },
-  );
+  const sharder = createSharder({ dir, maxRequests: 200, signal: controller.signal });
+  await t.rejects(pipeline(parseSource(endless()), createValidator(), sharder, collect(out)), { code: 'ABORTED' });
+  if (!sharder.closed) await once(sharder, 'close');
   t.same(
     out.map((s) => s.requests),
     [200, 200],

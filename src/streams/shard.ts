@@ -54,6 +54,7 @@ export class RequestSharder extends Transform {
   private readonly writeBufferBytes: number;
   private readonly open = new Map<number, OpenShard>();
   private dirReady = false;
+  private inflight: Promise<void> | undefined;
   private readonly counts: ShardStats = { shards: 0, requests: 0, bytes: 0, rawRequests: 0 };
 
   constructor(options: SharderOptions) {
@@ -84,7 +85,9 @@ export class RequestSharder extends Transform {
   }
 
   override _transform(chunk: ValidRequest, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.write1(chunk).then(() => callback(), callback);
+    const step = this.write1(chunk);
+    this.inflight = step;
+    step.then(() => callback(), callback);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -93,10 +96,16 @@ export class RequestSharder extends Transform {
     })().then(() => callback(), callback);
   }
 
+  /** Removes the unfinished files; 'close' is emitted once they are gone. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const unfinished = [...this.open.values()];
-    this.open.clear();
-    Promise.allSettled(unfinished.map((shard) => discard(shard))).then(() => callback(error));
+    // A write or open still under way settles first, so that no file appears after the clean-up.
+    Promise.allSettled([this.inflight])
+      .then(() => {
+        const unfinished = [...this.open.values()];
+        this.open.clear();
+        return Promise.allSettled(unfinished.map((shard) => discard(shard)));
+      })
+      .then(() => callback(error));
   }
 
   private async write1(request: ValidRequest): Promise<void> {

@@ -1,0 +1,64 @@
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ShardPlan } from '../core/shard-plan.ts';
+import { createParser } from '../streams/parse.ts';
+import { createValidator } from '../streams/validate.ts';
+import type { BatchEndpoint, ValidRequest } from '../types.ts';
+import { intOption, parseCommandArgs, type Command } from './command.ts';
+import { formatError } from './main.ts';
+import { openInput, reportInvalid, summaryLine } from './request-input.ts';
+
+const options = {
+  endpoint: { type: 'string' },
+  'route-by-endpoint': { type: 'boolean' },
+  'max-bytes': { type: 'string' },
+  'max-requests': { type: 'string' },
+  'max-line-bytes': { type: 'string' },
+  'fail-fast': { type: 'boolean' },
+} as const;
+
+export const validateCommand: Command = {
+  summary:
+    'Check a JSONL request file against the Batch API rules without writing anything. Every bad line is\n' +
+    'printed on stderr with its code and line number; the closing summary counts the shards it would make.',
+  usage:
+    'batchline validate <input.jsonl|-> [--endpoint URL] [--route-by-endpoint] [--max-bytes N]\n' +
+    '                   [--max-requests N] [--max-line-bytes N] [--fail-fast]',
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(args, options);
+    const plan = new ShardPlan({
+      maxBytes: intOption(values['max-bytes'], 'max-bytes', 1),
+      maxRequests: intOption(values['max-requests'], 'max-requests', 1),
+      maxOpenShards: Number.MAX_SAFE_INTEGER,
+    });
+    const onInvalid = values['fail-fast'] ? 'error' : reportInvalid(io, formatError);
+    const parser = createParser({ maxLineBytes: intOption(values['max-line-bytes'], 'max-line-bytes', 1), onInvalid, signal: io.signal });
+    const validator = createValidator({
+      endpoint: values.endpoint as BatchEndpoint | undefined,
+      routeByEndpoint: values['route-by-endpoint'],
+      onInvalid,
+      signal: io.signal,
+    });
+    const totals = { parser, validator, shards: 0, started: performance.now() };
+    // The same plan the sharder follows, so the summary says how many files `shard` would write.
+    const planner = new Writable({
+      objectMode: true,
+      write({ line, value, bytes }: ValidRequest, _encoding, callback) {
+        try {
+          const length = bytes ? bytes.length : Buffer.byteLength(JSON.stringify(value));
+          const placed = plan.place(value.url, value.body.model, length + 1, line, value.custom_id);
+          if (placed.opened) totals.shards++;
+          callback();
+        } catch (err) {
+          callback(err as Error);
+        }
+      },
+    });
+    try {
+      await pipeline(await openInput(positionals[0], io), parser, validator, planner);
+    } finally {
+      io.stderr.write(summaryLine('validate', totals));
+    }
+    return parser.stats.skipped + validator.stats.skipped === 0 ? 0 : 1;
+  },
+};
