@@ -1,0 +1,190 @@
+import { createReadStream, createWriteStream, openAsBlob } from 'node:fs';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import OpenAI, { toFile } from 'openai';
+import { BatchFailedError } from '../errors.ts';
+import { startEmulator } from '../emulator/index.ts';
+import { createParser } from '../streams/parse.ts';
+import { createValidator } from '../streams/validate.ts';
+import { createSharder } from '../streams/shard.ts';
+import { joinResults } from '../streams/join.ts';
+import { createJsonlSink } from '../streams/sink.ts';
+import type { BatchEndpoint, ResultStatus, ShardDescriptor } from '../types.ts';
+import { intOption, numberOption, parseCommandArgs, type Command, type CommandIO } from './command.ts';
+
+const TERMINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
+
+/** The three routes the demo input mixes, so the sharder has to keep them apart. */
+const ROUTES: Array<{ url: BatchEndpoint; model: string; body: (i: number) => Record<string, unknown> }> = [
+  {
+    url: '/v1/chat/completions',
+    model: 'gpt-4o-mini',
+    body: (i) => ({ messages: [{ role: 'user', content: `Summarise ticket #${i} in one line.` }], max_tokens: 64 }),
+  },
+  {
+    url: '/v1/chat/completions',
+    model: 'gpt-4.1-mini',
+    body: (i) => ({ messages: [{ role: 'user', content: `Translate product note ${i} to French: «très bien» ✓` }] }),
+  },
+  { url: '/v1/embeddings', model: 'text-embedding-3-small', body: (i) => ({ input: `catalogue entry ${i}` }) },
+];
+
+/** Writes the demo's input: `requests` lines across the routes, with a blank line and a CRLF for realism. */
+export async function writeDemoInput(path: string, requests: number): Promise<void> {
+  async function* lines() {
+    for (let i = 1; i <= requests; i++) {
+      const route = ROUTES[i % ROUTES.length];
+      const request = { custom_id: `row-${i}`, method: 'POST', url: route.url, body: { model: route.model, ...route.body(i) } };
+      yield JSON.stringify(request) + (i === 2 ? '\r\n' : '\n') + (i === 3 ? '\n' : '');
+    }
+  }
+  await pipeline(Readable.from(lines()), createWriteStream(path));
+}
+
+function log(io: CommandIO, line: string): void {
+  io.stderr.write(`${line}\n`);
+}
+
+/**
+ * The whole trip against the embedded emulator, using the stages and the
+ * official SDK: generate → parse → validate → shard → upload → submit →
+ * poll → download → join.
+ */
+export async function runDemo(
+  options: { requests: number; maxRequests: number; errorRate: number; outDir: string; batchDurationMs: number },
+  io: CommandIO,
+): Promise<Record<ResultStatus, number>> {
+  const started = Date.now();
+  await mkdir(options.outDir, { recursive: true });
+  const inputPath = join(options.outDir, 'input.jsonl');
+  await writeDemoInput(inputPath, options.requests);
+  log(io, `wrote ${options.requests} requests across ${ROUTES.length} endpoint/model routes to ${inputPath}`);
+
+  const emulator = await startEmulator({ batchDurationMs: options.batchDurationMs, errorRate: options.errorRate, seed: 7 });
+  try {
+    log(io, `emulator listening on ${emulator.url}/v1`);
+    const client = new OpenAI({ baseURL: `${emulator.url}/v1`, apiKey: 'demo-key-not-secret' });
+
+    const shards: ShardDescriptor[] = [];
+    await pipeline(
+      createReadStream(inputPath),
+      createParser({ signal: io.signal }),
+      createValidator({ routeByEndpoint: true, signal: io.signal }),
+      createSharder({ dir: join(options.outDir, 'shards'), maxRequests: options.maxRequests, signal: io.signal }),
+      new Writable({
+        objectMode: true,
+        write(shard: ShardDescriptor, _enc, done) {
+          shards.push(shard);
+          done();
+        },
+      }),
+      { signal: io.signal },
+    );
+    log(io, `sharded into ${shards.length} files (≤ ${options.maxRequests} requests, one endpoint and model each)`);
+
+    const runId = `demo-${started.toString(36)}`;
+    const batches = await Promise.all(
+      shards.map(async (shard) => {
+        const file = await client.files.create(
+          { file: await toFile(await openAsBlob(shard.path), basename(shard.path)), purpose: 'batch' },
+          { signal: io.signal },
+        );
+        return client.batches.create(
+          {
+            input_file_id: file.id,
+            endpoint: shard.endpoint as OpenAI.BatchCreateParams['endpoint'],
+            completion_window: '24h',
+            metadata: { run: runId, shard: String(shard.index), model: shard.model },
+          },
+          { signal: io.signal },
+        );
+      }),
+    );
+    log(io, `uploaded and submitted ${batches.length} batches (run ${runId})`);
+
+    const resultsDir = join(options.outDir, 'results');
+    await mkdir(resultsDir, { recursive: true });
+    const resultFiles: string[] = [];
+    for (const submitted of batches) {
+      let batch = submitted;
+      while (!TERMINAL.has(batch.status)) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        batch = await client.batches.retrieve(batch.id, { signal: io.signal });
+      }
+      if (batch.status !== 'completed') {
+        throw new BatchFailedError('BATCH_FAILED', `batch ended ${batch.status}`, { batchId: batch.id });
+      }
+      const counts = batch.request_counts;
+      log(io, `${batch.id} ${batch.status}: ${counts?.completed ?? 0} completed, ${counts?.failed ?? 0} failed`);
+      for (const fileId of [batch.output_file_id, batch.error_file_id]) {
+        if (!fileId) continue;
+        const path = join(resultsDir, `${fileId}.jsonl`);
+        const response = await client.files.content(fileId, { signal: io.signal });
+        await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(path));
+        resultFiles.push(path);
+      }
+    }
+    log(io, `downloaded ${resultFiles.length} output and error files (lines in shuffled order)`);
+
+    const outputPath = join(options.outDir, 'joined.jsonl');
+    const joined = joinResults({ input: inputPath, results: resultFiles, signal: io.signal });
+    await pipeline(Readable.from(joined), createJsonlSink(outputPath, { signal: io.signal }));
+    const { stats } = joined;
+    const statuses: Record<ResultStatus, number> = {
+      succeeded: stats.succeeded,
+      rejected: stats.rejected,
+      failed: stats.failed,
+      expired: stats.expired,
+      cancelled: stats.cancelled,
+      missing: stats.missing,
+    };
+
+    const first = (await readFile(outputPath, 'utf8')).split('\n', 1)[0];
+    io.stdout.write(
+      [
+        `joined ${stats.requests} results in input order → ${outputPath}`,
+        `statuses: ${Object.entries(statuses).map(([status, n]) => `${status} ${n}`).join(', ')}`,
+        `first result: ${first.length > 240 ? first.slice(0, 240) + '…' : first}`,
+        `done in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        '',
+      ].join('\n'),
+    );
+    return statuses;
+  } finally {
+    await emulator.close();
+  }
+}
+
+export const demoCommand: Command = {
+  summary:
+    'Runs a batch end to end against the embedded emulator, offline: generates requests, shards, uploads, submits, polls, downloads and joins them.',
+  usage: 'batchline demo [--requests N] [--max-requests N] [--error-rate R] [--out-dir DIR] [--batch-duration-ms N]',
+  async run(args, io) {
+    const { values } = parseCommandArgs(
+      args,
+      {
+        requests: { type: 'string' },
+        'max-requests': { type: 'string' },
+        'error-rate': { type: 'string' },
+        'out-dir': { type: 'string' },
+        'batch-duration-ms': { type: 'string' },
+      },
+      false,
+    );
+    const statuses = await runDemo(
+      {
+        requests: intOption(values.requests, 'requests', 1) ?? 3000,
+        maxRequests: intOption(values['max-requests'], 'max-requests', 1) ?? 400,
+        errorRate: numberOption(values['error-rate'], 'error-rate', 0, 1) ?? 0.02,
+        batchDurationMs: intOption(values['batch-duration-ms'], 'batch-duration-ms', 0) ?? 1500,
+        outDir: values['out-dir'] ?? (await mkdtemp(join(tmpdir(), 'batchline-demo-'))),
+      },
+      io,
+    );
+    return statuses.missing === 0 ? 0 : 1;
+  },
+};

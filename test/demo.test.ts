@@ -1,0 +1,57 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import { runCli } from '../src/index.ts';
+
+function capture() {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (chunk) => (text += chunk));
+  return { stream, text: () => text };
+}
+
+t.test('the demo runs the whole trip offline and joins every request back in input order', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'batchline-demo-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const stdout = capture();
+  const stderr = capture();
+  const code = await runCli(
+    ['demo', '--requests', '300', '--max-requests', '40', '--batch-duration-ms', '60', '--error-rate', '0.1', '--out-dir', dir],
+    { stdin: new PassThrough(), stdout: stdout.stream, stderr: stderr.stream, env: {} },
+  );
+  t.equal(code, 0, stderr.text());
+  const results = (await readFile(join(dir, 'joined.jsonl'), 'utf8'))
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  t.equal(results.length, 300);
+  t.same(
+    results.map((r) => r.custom_id),
+    Array.from({ length: 300 }, (_, i) => `row-${i + 1}`),
+    'one result per request, in input order',
+  );
+  // Line 4 of the input is blank, so row-4 sits on line 5: line numbers are the input's own.
+  t.same(results.slice(0, 5).map((r) => r.line), [1, 2, 3, 5, 6]);
+  const rejected = results.filter((r) => r.status === 'rejected');
+  const succeeded = results.filter((r) => r.status === 'succeeded');
+  t.equal(rejected.length + succeeded.length, 300, 'every request succeeded or was rejected');
+  t.ok(rejected.length > 0, 'the error rate produced rejected lines');
+  t.ok(rejected.every((r) => r.response.status_code >= 400));
+  t.ok(succeeded.every((r) => r.response.status_code === 200 && r.response.body !== null));
+  t.match(stdout.text(), /joined 300 results in input order/);
+  t.match(stderr.text(), /sharded into \d+ files/);
+});
+
+t.test('the demo refuses a bad option with a coded error', async (t) => {
+  const stderr = capture();
+  const code = await runCli(['demo', '--error-rate', '2'], {
+    stdin: new PassThrough(),
+    stdout: new PassThrough(),
+    stderr: stderr.stream,
+    env: {},
+  });
+  t.equal(code, 1);
+  t.match(stderr.text(), /INVALID_OPTION: --error-rate/);
+});
