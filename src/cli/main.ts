@@ -3,6 +3,7 @@ import type { Command, CommandIO } from './command.ts';
 
 /** Each command lives in its own module and is loaded only when called. */
 const commands: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import('./demo.ts')).demoCommand,
   validate: async () => (await import('./validate.ts')).validateCommand,
   shard: async () => (await import('./shard.ts')).shardCommand,
   emulator: async () => (await import('./emulator.ts')).emulatorCommand,
