@@ -73,8 +73,9 @@ export function readMultipart<T>(req: IncomingMessage, options: MultipartOptions
       }
       info = { filename: fileInfo.filename ?? '', mimeType: fileInfo.mimeType };
       fileStream = stream;
-      staging = options.stage(stream);
-      // Keep the form flowing when staging stops early (too large, aborted).
+      // Not destroyed when staging stops early (too large, aborted): busboy would wait on it forever.
+      // Drained instead, so the rest of the form is parsed and the reply can go out.
+      staging = options.stage(stream.iterator({ destroyOnReturn: false }));
       staging.catch(() => stream.resume());
     });
     parser.on('error', (err: Error) => {
