@@ -7,6 +7,7 @@ const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./validate.ts')).validateCommand,
   shard: async () => (await import('./shard.ts')).shardCommand,
   emulator: async () => (await import('./emulator.ts')).emulatorCommand,
+  join: async () => (await import('./join.ts')).joinCommand,
 };
 
 function helpText(): string {

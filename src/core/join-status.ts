@@ -28,11 +28,10 @@ function describe(origin: LineOrigin): string {
 /**
  * The custom_id of a JSON object line as canonical UTF-8 bytes, so that
  * `"caf\u00e9"` and `"café"` compare equal. Returns null when the line has
- * no string custom_id; `parsed` is the whole value when the fast scan had to
- * fall back to JSON.parse (undefined when the line is not JSON).
+ * no string custom_id or is not JSON.
  */
-export function customIdOf(bytes: Buffer): CustomIdBytes | null {
-  const span = findTopLevelString(bytes, CUSTOM_ID_KEY);
+export function customIdOf(bytes: Buffer, wholeLine = false): CustomIdBytes | null {
+  const span = findTopLevelString(bytes, CUSTOM_ID_KEY, wholeLine);
   if (span && !span.escaped) return { bytes: bytes.subarray(span.start, span.end) };
   if (span) {
     const text = JSON.parse(bytes.toString('utf8', span.start - 1, span.end + 1)) as string;
@@ -49,9 +48,12 @@ export function customIdOf(bytes: Buffer): CustomIdBytes | null {
   return { bytes: Buffer.from(id, 'utf8'), text: id };
 }
 
-/** The custom_id of an input line, or a coded error naming the line. */
-export function requestIdOf(bytes: Buffer, origin: LineOrigin): CustomIdBytes {
-  const id = customIdOf(bytes);
+/**
+ * The custom_id of an input line, or a coded error naming the line. With
+ * `checkLine`, a line whose JSON structure does not close is refused too.
+ */
+export function requestIdOf(bytes: Buffer, origin: LineOrigin, checkLine = false): CustomIdBytes {
+  const id = customIdOf(bytes, checkLine);
   if (id) return id;
   let value: unknown;
   try {

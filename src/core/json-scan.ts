@@ -91,9 +91,13 @@ function hasBackslash(bytes: Buffer, start: number, end: number): boolean {
 
 /**
  * The span of the string value of the first top-level member named `key`
- * (given as its UTF-8 bytes), or null when the fast scan cannot tell.
+ * (given as its UTF-8 bytes), or null when the fast scan cannot tell. With
+ * `wholeLine` it also walks the rest of the object and returns null unless
+ * the line's structure closes cleanly (a truncated line, a stray byte after
+ * the object) — string escapes and number formats are not checked.
  */
-export function findTopLevelString(bytes: Buffer, key: Buffer): StringSpan | null {
+export function findTopLevelString(bytes: Buffer, key: Buffer, wholeLine = false): StringSpan | null {
+  let found: StringSpan | null = null;
   let i = skipSpace(bytes, 0);
   if (bytes[i] !== OPEN_BRACE) return null;
   i = skipSpace(bytes, i + 1);
@@ -109,16 +113,18 @@ export function findTopLevelString(bytes: Buffer, key: Buffer): StringSpan | nul
     i = skipSpace(bytes, keyEnd + 1);
     if (bytes[i] !== COLON) return null;
     i = skipSpace(bytes, i + 1);
-    if (matches) {
+    if (matches && !found) {
       if (bytes[i] !== QUOTE) return null;
       const close = closingQuote(bytes, i);
       if (close === -1) return null;
-      return { start: i + 1, end: close, escaped: hasBackslash(bytes, i + 1, close) };
+      found = { start: i + 1, end: close, escaped: hasBackslash(bytes, i + 1, close) };
+      if (!wholeLine) return found;
     }
     i = skipValue(bytes, i);
     if (i === -1) return null;
     i = skipSpace(bytes, i);
     if (bytes[i] === COMMA) i = skipSpace(bytes, i + 1);
+    else if (bytes[i] === CLOSE_BRACE && wholeLine) return skipSpace(bytes, i + 1) === bytes.length ? found : null;
     else return null;
   }
   return null;

@@ -15,7 +15,7 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JoinError, OverflowError, ValidationError, throwIfAborted } from '../errors.ts';
-import { AMBIGUOUS, CustomIdIndex, MAX_INDEXED_REQUESTS, NOT_FOUND, hashBytes } from '../core/custom-id-index.ts';
+import { AMBIGUOUS, CustomIdIndex, MAX_INDEXED_REQUESTS, NOT_FOUND } from '../core/custom-id-index.ts';
 import { customIdOf, customIdText, parseResultLine, requestIdOf, resultStatus, type LineOrigin } from '../core/join-status.ts';
 import { isBlank } from '../core/lines.ts';
 import { planPartitions } from '../core/partition.ts';
@@ -61,13 +61,13 @@ async function indexInput(options: NormalizedJoinOptions, index: CustomIdIndex, 
       for (let i = 0; i < batch.lines.length; i++) {
         const bytes = batch.lines[i];
         if (isBlank(bytes)) continue;
-        const id = requestIdOf(bytes, { source: 'input', line: batch.numbers[i] });
+        const id = requestIdOf(bytes, { source: 'input', line: batch.numbers[i] }, true);
         if (index.size >= MAX_INDEXED_REQUESTS) {
           throw new OverflowError('JOIN_INDEX_OVERFLOW', `the input holds more than ${MAX_INDEXED_REQUESTS} requests`, {
             line: batch.numbers[i],
           });
         }
-        hashBytes(id.bytes, 0, id.bytes.length, keyScratch);
+        options.hash(id.bytes, 0, id.bytes.length, keyScratch);
         index.append(keyScratch[0], keyScratch[1]);
       }
     }
@@ -95,7 +95,7 @@ async function resolveAmbiguous(
       if (isBlank(bytes)) continue;
       const line = batch.numbers[i];
       const id = requestIdOf(bytes, { source: 'input', line });
-      hashBytes(id.bytes, 0, id.bytes.length, keyScratch);
+      options.hash(id.bytes, 0, id.bytes.length, keyScratch);
       if (index.lookup(keyScratch[0], keyScratch[1]) === AMBIGUOUS) {
         const text = customIdText(id);
         if (exact.has(text)) {
@@ -154,7 +154,7 @@ async function spillResults(
             parseResultLine(bytes, { source: name, line });
             throw new JoinError('INVALID_RESULT_LINE', `${name} line ${line}: custom_id must be a string`, { line });
           }
-          hashBytes(id.bytes, 0, id.bytes.length, keyScratch);
+          options.hash(id.bytes, 0, id.bytes.length, keyScratch);
           let ordinal = index.lookup(keyScratch[0], keyScratch[1]);
           if (ordinal === AMBIGUOUS) ordinal = exactIds.get(customIdText(id)) ?? NOT_FOUND;
           if (ordinal === NOT_FOUND) {

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { JoinError, OverflowError, throwIfAborted } from '../errors.ts';
+import { AbortError, BatchlineError, JoinError, OverflowError, abortMessage, throwIfAborted } from '../errors.ts';
 import { LineSplitter } from '../core/lines.ts';
 import {
   RECORD_HEADER_BYTES,
@@ -33,6 +33,15 @@ function chunksOf(source: ByteSource, signal: AbortSignal | undefined): AsyncIte
   return source;
 }
 
+function unreadable(err: unknown, source: ByteSource, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted && !(err instanceof BatchlineError)) return new AbortError(abortMessage(signal));
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (typeof source === 'string' && typeof (err as NodeJS.ErrnoException)?.syscall === 'string') {
+    return new BatchlineError('INPUT_UNREADABLE', `cannot read ${source}${code ? ` (${code})` : ''}`, { cause: err });
+  }
+  return err;
+}
+
 /**
  * Yields a source's lines one chunk at a time. Lines are views into the
  * chunk (no copy); `onChunk` sees every raw chunk first (to spool it).
@@ -48,15 +57,19 @@ export async function* lineBatches(
     batch.lines.push(bytes);
     batch.numbers.push(line);
   });
-  for await (const raw of chunksOf(source, signal)) {
-    throwIfAborted(signal);
-    const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
-    if (onChunk) await onChunk(chunk);
-    splitter.push(chunk);
-    if (batch.lines.length > 0) {
-      yield batch;
-      batch = { lines: [], numbers: [] };
+  try {
+    for await (const raw of chunksOf(source, signal)) {
+      throwIfAborted(signal);
+      const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+      if (onChunk) await onChunk(chunk);
+      splitter.push(chunk);
+      if (batch.lines.length > 0) {
+        yield batch;
+        batch = { lines: [], numbers: [] };
+      }
     }
+  } catch (err) {
+    throw unreadable(err, source, signal);
   }
   splitter.end();
   if (batch.lines.length > 0) yield batch;

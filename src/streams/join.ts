@@ -42,7 +42,7 @@ export interface Joiner extends Duplex {
  */
 export function createJoiner(options: Omit<JoinOptions, 'input'>): Joiner {
   // Check the options now, so a bad one fails at construction and not mid-pipeline.
-  normalizeJoinOptions({ ...options, input: [] as unknown as AsyncIterable<Buffer> });
+  normalizeJoinOptions({ ...options, input: { async *[Symbol.asyncIterator]() {} } });
   const stats = newJoinStats();
   const duplex = Duplex.from(async function* (source: AsyncIterable<Buffer | string>) {
     yield* runJoin(normalizeJoinOptions({ ...options, input: source }), stats);
