@@ -5,7 +5,7 @@ import type { RequestParser } from '../streams/parse.ts';
 import type { RequestValidator } from '../streams/validate.ts';
 import type { CommandIO } from './command.ts';
 
-const READ_CHUNK_BYTES = 256 * 1024;
+const READ_CHUNK_BYTES = 64 * 1024;
 
 /** The input named on the command line: a file, or stdin for `-`. */
 export async function openInput(path: string | undefined, io: CommandIO): Promise<Readable> {

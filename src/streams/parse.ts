@@ -43,7 +43,7 @@ export class RequestParser extends Transform {
   private values = 0;
 
   constructor(options: ParserOptions = {}) {
-    super({ writableObjectMode: true, readableObjectMode: true, writableHighWaterMark: 16, readableHighWaterMark: 64 });
+    super({ writableObjectMode: true, readableObjectMode: true, writableHighWaterMark: 8, readableHighWaterMark: 64 });
     const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
       throw new OptionError('INVALID_OPTION', `maxLineBytes must be a whole number ≥ 1, got ${JSON.stringify(maxLineBytes)}`);

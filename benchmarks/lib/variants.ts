@@ -1,0 +1,82 @@
+/**
+ * The three contenders of shard.bench.ts, run one per child process:
+ *   node variants.js <a|b|c> <input.jsonl> <out-dir>
+ * and printing one JSON result line with the child's own peak RSS.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createParser } from '../../src/streams/parse.ts';
+import { createSharder } from '../../src/streams/shard.ts';
+import { createValidator } from '../../src/streams/validate.ts';
+
+const READ_CHUNK_BYTES = 64 * 1024;
+
+export interface VariantResult {
+  variant: string;
+  seconds: number;
+  bytes: number;
+  requests: number;
+  shards: number;
+  maxRssMB: number;
+}
+
+type Counts = { bytes: number; requests: number; shards: number };
+
+export const VARIANT_LABELS: Record<string, string> = {
+  a: '(a) batchline parse → validate → shard',
+  b: '(b) readline + JSON.parse + JSON.stringify + write',
+  c: '(c) raw read (cat speed)',
+};
+
+async function batchline(input: string, out: string): Promise<Counts> {
+  const parser = createParser();
+  const validator = createValidator();
+  const sharder = createSharder({ dir: out });
+  await pipeline(
+    createReadStream(input, { highWaterMark: READ_CHUNK_BYTES }),
+    parser,
+    validator,
+    sharder,
+    new Writable({ objectMode: true, write: (_descriptor, _encoding, callback) => callback() }),
+  );
+  return { bytes: parser.stats.bytes, requests: validator.stats.requests, shards: sharder.stats.shards };
+}
+
+/** What most people write first: correct, with backpressure, one output file. */
+async function byHand(input: string, out: string): Promise<Counts> {
+  await mkdir(out, { recursive: true });
+  const lines = createInterface({ input: createReadStream(input), crlfDelay: Infinity });
+  const file = createWriteStream(join(out, 'requests.jsonl'));
+  let requests = 0;
+  for await (const line of lines) {
+    if (line.length === 0) continue;
+    const request = JSON.parse(line);
+    requests++;
+    if (!file.write(`${JSON.stringify(request)}\n`)) await once(file, 'drain');
+  }
+  file.end();
+  await once(file, 'finish');
+  return { bytes: file.bytesWritten, requests, shards: 1 };
+}
+
+async function rawRead(input: string): Promise<Counts> {
+  let bytes = 0;
+  for await (const chunk of createReadStream(input, { highWaterMark: READ_CHUNK_BYTES })) bytes += (chunk as Buffer).length;
+  return { bytes, requests: 0, shards: 0 };
+}
+
+const RUNNERS: Record<string, (input: string, out: string) => Promise<Counts>> = { a: batchline, b: byHand, c: rawRead };
+
+if (process.argv[1] === import.meta.filename) {
+  const [variant, input, out] = process.argv.slice(2);
+  const started = performance.now();
+  const counts = await RUNNERS[variant](input, out);
+  const seconds = (performance.now() - started) / 1000;
+  const result: VariantResult = { variant, seconds, ...counts, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,86 @@
+/**
+ * parse + validate + shard against the script a user writes by hand
+ * (readline + JSON.parse + JSON.stringify + write) and a raw read of the file.
+ *
+ *   node_modules/.bin/node benchmarks/shard.bench.ts [--mb N] [--rounds N]
+ *
+ * Each variant runs in its own child process so that its peak RSS
+ * (process.resourceUsage().maxRSS) is its own; the children run the stages
+ * as plain JavaScript, as the published package does. The input is generated
+ * once under benchmarks/data/ and reused.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { compileGraph } from './lib/compile.ts';
+import { ensureRequestFile } from './lib/requests-data.ts';
+import { VARIANT_LABELS, type VariantResult } from './lib/variants.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const DATA_DIR = join(import.meta.dirname, 'data');
+
+function runChild(script: string, variant: string, input: string, out: string): Promise<VariantResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [script, variant, input, out], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    proc.stdout.on('data', (c) => (text += c));
+    proc.on('error', reject);
+    proc.on('close', (code) => (code === 0 ? resolve(JSON.parse(text) as VariantResult) : reject(new Error(`variant ${variant} exited ${code}`))));
+  });
+}
+
+async function sha256Of(paths: string[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const path of paths) for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The shards, read back in index order, must be the input byte for byte. */
+async function verifyShards(input: string, dir: string): Promise<string> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
+  if ((await sha256Of([input])) !== (await sha256Of(names.map((n) => join(dir, n))))) throw new Error('the shards differ from the input');
+  return `${names.length} shards, byte-identical to the input in order`;
+}
+
+async function main(megabytes: number, rounds: number): Promise<void> {
+  const input = join(DATA_DIR, `requests-${megabytes}mb.jsonl`);
+  const { bytes, created } = await ensureRequestFile(input, megabytes);
+  process.stderr.write(`${created ? 'generated' : 'reusing'} ${input} (${bytes} bytes)\n`);
+  const script = await compileGraph(join(import.meta.dirname, 'lib/variants.ts'), ROOT, join(DATA_DIR, 'js'));
+  const runs: Record<string, VariantResult[]> = { a: [], b: [], c: [] };
+  for (let round = 1; round <= rounds; round++) {
+    for (const variant of ['c', 'a', 'b']) {
+      const out = join(DATA_DIR, `out-${variant}`);
+      await rm(out, { recursive: true, force: true });
+      const result = await runChild(script, variant, input, out);
+      runs[variant].push(result);
+      process.stderr.write(`round ${round} ${variant}: ${result.seconds.toFixed(2)} s, peak RSS ${result.maxRssMB.toFixed(1)} MB\n`);
+      if (variant === 'a' && round === rounds) process.stderr.write(`verified: ${await verifyShards(input, out)}\n`);
+      await rm(out, { recursive: true, force: true });
+    }
+  }
+  // Fastest round for speed (the machine is shared), highest peak RSS seen for memory.
+  const best = (v: string) => runs[v].reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const peak = (v: string) => Math.max(...runs[v].map((r) => r.maxRssMB));
+  const mbps = (v: string) => bytes / 1e6 / best(v).seconds;
+  const rows = ['a', 'b', 'c'].map(
+    (v) =>
+      `| ${VARIANT_LABELS[v]} | ${mbps(v).toFixed(0)} | ${best(v).seconds.toFixed(2)} | ${peak(v).toFixed(1)} | ${(mbps(v) / mbps('b')).toFixed(2)} | ${(mbps(v) / mbps('c')).toFixed(2)} |`,
+  );
+  process.stdout.write(
+    [
+      `Input ${(bytes / 1e6).toFixed(0)} MB, ${best('a').requests} requests → ${best('a').shards} shards; best of ${rounds} round(s), Node ${process.version}.`,
+      '',
+      '| variant | MB/s | seconds | peak RSS (MB) | × (b) | × (c) |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...rows,
+      '',
+    ].join('\n'),
+  );
+}
+
+const { values } = parseArgs({ options: { mb: { type: 'string', default: '100' }, rounds: { type: 'string', default: '1' } } });
+await main(Number(values.mb), Number(values.rounds));
