@@ -146,7 +146,7 @@ t.test('names a repeated custom_id in the input with its line', async (t) => {
 t.test('refuses bad input and result lines with codes and line numbers', async (t) => {
   const dir = scratch(t);
   const good = dir.file('good.jsonl', jsonl([request('a')]));
-  const cases: Array<[string, string, Record<string, unknown>]> = [
+  const cases: Array<[string, string, { code: string; line: number }]> = [
     [jsonl([request('a'), '{"custom_id": "b",']), '', { code: 'INVALID_JSON', line: 2 }],
     [jsonl(['{"method": "POST"}']), '', { code: 'MISSING_CUSTOM_ID', line: 1 }],
     [jsonl([request('a'), request('b')]), jsonl([resultFor('a', 'succeeded'), '{"custom_id": "b", "response": null}']), { code: 'INVALID_RESULT_LINE', line: 2 }],
