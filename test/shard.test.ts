@@ -195,14 +195,15 @@ t.test('an error destroys the pipeline and removes unfinished shard files', asyn
 t.test('an abort signal stops the sharder with ABORTED and removes its unfinished files', async (t) => {
   const dir = t.testdir();
   const controller = new AbortController();
+  const out: ShardDescriptor[] = [];
   async function* endless() {
     for (let i = 0; ; i++) {
-      if (i === 500) controller.abort();
+      // Abort with two shards finished and a third one open.
+      if (i > 450 && out.length === 2) controller.abort();
       yield { custom_id: `r${i}`, method: 'POST', url: '/v1/embeddings', body: { model: 'e', input: 'x' } };
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
-  const out: ShardDescriptor[] = [];
   const sharder = createSharder({ dir, maxRequests: 200, signal: controller.signal });
   await t.rejects(pipeline(parseSource(endless()), createValidator(), sharder, collect(out)), { code: 'ABORTED' });
   if (!sharder.closed) await once(sharder, 'close');
