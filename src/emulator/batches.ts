@@ -54,6 +54,8 @@ interface Runtime {
   plans: RequestPlan[] | null;
   totals: PlanTotals | null;
   timer: NodeJS.Timeout | null;
+  /** Emulator time at which validation is over: 0.1 D after creation, or later when the check took longer. */
+  validatedAtMs: number | null;
   writing: boolean;
   written: boolean;
   waiters: Array<() => void>;
@@ -271,12 +273,15 @@ export class BatchEngine {
 
   private startCheck(record: BatchRecord): void {
     const runtime = this.runtime(record);
+    const startedAt = Date.now();
     const check = checkInputFile(this.store, record.batch.input_file_id, record.batch.endpoint, {
       seed: this.seed,
       errorRate: this.errorRate,
       signal: this.abort.signal,
     }).then(
       (result) => {
+        // Time the clock was moved on while the file was read counts as time spent running, not validating.
+        runtime.validatedAtMs = record.createdMs + Math.max(this.durationMs * 0.1, Date.now() - startedAt);
         if (!this.closed) this.onChecked(record, result);
       },
       (err: unknown) => {
@@ -327,16 +332,16 @@ export class BatchEngine {
     }
     switch (batch.status) {
       case 'validating': {
-        const startAt = record.createdMs + tail;
+        const startAt = runtime.validatedAtMs ?? record.createdMs + tail;
         if (nowMs < startAt) return this.wakeAt(record, startAt);
-        return this.startRun(record, nowMs);
+        return this.startRun(record, startAt);
       }
       case 'in_progress': {
         const endAt = (record.runStartMs ?? nowMs) + this.durationMs * 0.8;
         if (nowMs < endAt) return this.wakeAt(record, Math.min(endAt, expiresMs));
-        record.finalizeStartMs = nowMs;
+        record.finalizeStartMs = endAt;
         batch.status = 'finalizing';
-        batch.finalizing_at = Math.floor(nowMs / 1000);
+        batch.finalizing_at = Math.floor(endAt / 1000);
         this.persistInBackground(record);
         return this.writeResults(record);
       }
@@ -359,7 +364,7 @@ export class BatchEngine {
     runtime.timer = timer;
   }
 
-  private startRun(record: BatchRecord, nowMs: number): void {
+  private startRun(record: BatchRecord, startMs: number): void {
     const { batch } = record;
     if (Number.isFinite(this.tokenLimit)) {
       let enqueued = 0;
@@ -374,9 +379,9 @@ export class BatchEngine {
         return this.fail(record, [{ code: 'token_limit_exceeded', message, param: null, line: null }]);
       }
     }
-    record.runStartMs = nowMs;
+    record.runStartMs = startMs;
     batch.status = 'in_progress';
-    batch.in_progress_at = Math.floor(nowMs / 1000);
+    batch.in_progress_at = Math.floor(startMs / 1000);
     this.persistInBackground(record);
     this.step(record);
   }
@@ -480,5 +485,5 @@ export class BatchEngine {
 }
 
 function newRuntime(): Runtime {
-  return { plans: null, totals: null, timer: null, writing: false, written: false, waiters: [] };
+  return { plans: null, totals: null, timer: null, validatedAtMs: null, writing: false, written: false, waiters: [] };
 }
