@@ -10,4 +10,7 @@ export { RequestChecker, type RequestCheckerOptions } from './core/request-check
 export { UniqueIdSet, DEFAULT_MAX_CUSTOM_IDS, DEFAULT_MAX_CUSTOM_ID_BYTES, type UniqueIdSetOptions } from './core/unique-id-set.ts';
 export { ShardPlan, DEFAULT_MAX_SHARD_BYTES, DEFAULT_MAX_SHARD_REQUESTS, DEFAULT_MAX_OPEN_SHARDS, type ShardLimits, type PlannedShard } from './core/shard-plan.ts';
 export { type InvalidPolicy } from './core/invalid-policy.ts';
+export { joinResults, createJoiner, type JoinOptions, type JoinStats, type JoinIterable, type Joiner, type ResultSource } from './streams/join.ts';
+export { createJsonlSink, createCallbackSink, type JsonlSinkOptions, type CallbackSinkOptions } from './streams/sink.ts';
+export { resultStatus, parseResultLine } from './core/join-status.ts';
 export { main as runCli } from './cli/main.ts';
