@@ -110,23 +110,31 @@ t.test('a batch expires by itself when emulator time passes its 24 h window', as
 });
 
 t.test('the enqueued-token limit fails a batch that would pass it, per model', async (t) => {
-  const { engine, store } = await startEngine({ batchDurationMs: 400, tokenLimit: 100 });
+  const { engine, store, clock } = await startEngine({ batchDurationMs: LONG, tokenLimit: 100 });
   t.teardown(() => engine.close());
   const text = 'x'.repeat(160); // 40 tokens a line
   const small = await putInput(store, [chatLine('a', text), chatLine('b', text)]);
   const other = await putInput(store, [chatLine('a', text, 'gpt-4o'), chatLine('b', text, 'gpt-4o')]);
   const huge = await putInput(store, [chatLine('a', text), chatLine('b', text), chatLine('c', text)]);
-  const alone = await engine.create({ input_file_id: huge, endpoint, completion_window: '24h' });
+  const create = (fileId: string) => engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
+  const alone = await create(huge);
+  clock.advance(100_000);
   const failed = await waitForStatus(engine, alone.id, TERMINAL);
   t.match(failed.batch, { status: 'failed', errors: { object: 'list', data: [{ code: 'token_limit_exceeded', line: null, param: null }] } });
   t.match(failed.batch.errors!.data[0].message, /gpt-4o-mini/);
-  const first = await engine.create({ input_file_id: small, endpoint, completion_window: '24h' });
+  t.ok(failed.batch.failed_at !== null && failed.batch.in_progress_at === null);
+
+  const first = await create(small);
+  clock.advance(100_000);
   await waitForStatus(engine, first.id, ['in_progress']);
-  const second = await engine.create({ input_file_id: small, endpoint, completion_window: '24h' });
-  const otherModel = await engine.create({ input_file_id: other, endpoint, completion_window: '24h' });
+  const second = await create(small);
+  const otherModel = await create(other);
+  clock.advance(100_000);
   t.match((await waitForStatus(engine, second.id, TERMINAL)).batch, { status: 'failed', errors: { data: [{ code: 'token_limit_exceeded' }] } });
-  t.equal((await waitForStatus(engine, otherModel.id, TERMINAL)).batch.status, 'completed', 'another model has its own limit');
+  t.equal((await waitForStatus(engine, otherModel.id, ['in_progress'])).batch.status, 'in_progress', 'another model has its own limit');
+  clock.advance(1_000_000);
   t.equal((await waitForStatus(engine, first.id, TERMINAL)).batch.status, 'completed');
-  const third = await engine.create({ input_file_id: small, endpoint, completion_window: '24h' });
+  const third = await create(small);
+  clock.advance(1_000_000);
   t.equal((await waitForStatus(engine, third.id, TERMINAL)).batch.status, 'completed', 'room again once the first finished');
 });
