@@ -13,4 +13,21 @@ export { type InvalidPolicy } from './core/invalid-policy.ts';
 export { joinResults, createJoiner, type JoinOptions, type JoinStats, type JoinIterable, type Joiner, type ResultSource } from './streams/join.ts';
 export { createJsonlSink, createCallbackSink, type JsonlSinkOptions, type CallbackSinkOptions } from './streams/sink.ts';
 export { resultStatus, parseResultLine } from './core/join-status.ts';
+export {
+  startEmulator,
+  EmulatorClock,
+  EmulatorHttpError,
+  FaultPlan,
+  FAULT_KINDS,
+  type EmulatorOptions,
+  type EmulatorHandle,
+  type EmulatorLimits,
+  type FaultKind,
+  type FaultRule,
+  type FaultMatch,
+  type InjectedFault,
+  type FileObject,
+  type UploadObject,
+  type UploadPartObject,
+} from './emulator/index.ts';
 export { main as runCli } from './cli/main.ts';
