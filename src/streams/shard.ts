@@ -34,6 +34,7 @@ interface OpenShard {
   pending: Buffer[];
   pendingBytes: number;
   written: number;
+  writing: Promise<void> | undefined;
   sha256: Hash;
   md5: Hash;
 }
@@ -55,6 +56,7 @@ export class RequestSharder extends Transform {
   private readonly open = new Map<number, OpenShard>();
   private dirReady = false;
   private inflight: Promise<void> | undefined;
+  private finishing: Promise<void> | undefined;
   private readonly counts: ShardStats = { shards: 0, requests: 0, bytes: 0, rawRequests: 0 };
 
   constructor(options: SharderOptions) {
@@ -93,13 +95,14 @@ export class RequestSharder extends Transform {
   override _flush(callback: TransformCallback): void {
     (async () => {
       for (const planned of this.plan.finish()) await this.finishShard(planned);
+      await this.finishing;
     })().then(() => callback(), callback);
   }
 
   /** Removes the unfinished files; 'close' is emitted once they are gone. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    // A write or open still under way settles first, so that no file appears after the clean-up.
-    Promise.allSettled([this.inflight])
+    // Work still under way settles first, so that no file appears after the clean-up.
+    Promise.allSettled([this.inflight, this.finishing])
       .then(() => {
         const unfinished = [...this.open.values()];
         this.open.clear();
@@ -135,6 +138,7 @@ export class RequestSharder extends Transform {
       pending: [],
       pendingBytes: 0,
       written: 0,
+      writing: undefined,
       sha256: createHash('sha256'),
       md5: createHash('md5'),
     };
@@ -152,30 +156,46 @@ export class RequestSharder extends Transform {
     return shard;
   }
 
+  /**
+   * Hands the gathered lines to the file. One write per shard stays in
+   * flight while the next lines are parsed, so the disk and the CPU overlap;
+   * memory stays at two buffers per open shard.
+   */
   private async flushPending(shard: OpenShard): Promise<void> {
+    await shard.writing;
     if (shard.pendingBytes === 0) return;
     const data = shard.pending.length === 1 ? shard.pending[0] : Buffer.concat(shard.pending, shard.pendingBytes);
     shard.pending = [];
     shard.pendingBytes = 0;
     shard.sha256.update(data);
     shard.md5.update(data);
-    const file = shard.file as FileHandle;
-    try {
-      let offset = 0;
-      while (offset < data.length) {
-        const { bytesWritten } = await file.write(data, offset, data.length - offset);
-        offset += bytesWritten;
-      }
-    } catch (err) {
-      throw ioError(err, 'write', shard);
-    }
-    shard.written += data.length;
+    shard.writing = writeAll(shard, data);
+    // Awaited by the next flush or the finish; marked handled here so a destroy in between stays quiet.
+    shard.writing.catch(() => undefined);
   }
 
+  /**
+   * Flushes the shard and leaves its fsync, close and descriptor to run in
+   * the background while the next requests are written; at most one shard
+   * finishes at a time, so descriptors come out in the order shards fill.
+   */
   private async finishShard(plan: PlannedShard): Promise<void> {
     const shard = this.open.get(plan.index);
     if (!shard) return;
     await this.flushPending(shard);
+    const previous = this.finishing;
+    const finishing = (async () => {
+      await previous;
+      await shard.writing;
+      await this.seal(shard);
+    })();
+    finishing.catch(() => undefined);
+    this.finishing = finishing;
+    await previous;
+  }
+
+  private async seal(shard: OpenShard): Promise<void> {
+    const plan = shard.plan;
     if (shard.written !== plan.bytes) {
       throw new BatchlineError('SHARD_SIZE_MISMATCH', `shard ${plan.index} holds ${shard.written} bytes, ${plan.bytes} planned`, {
         shard: plan.index,
@@ -189,6 +209,8 @@ export class RequestSharder extends Transform {
       throw ioError(err, 'fsync', shard);
     }
     shard.file = undefined;
+    // A descriptor nobody will read would leave an unknown file behind.
+    if (this.destroyed) return;
     this.open.delete(plan.index);
     this.counts.shards++;
     this.counts.bytes += plan.bytes;
@@ -206,6 +228,20 @@ export class RequestSharder extends Transform {
     };
     this.push(descriptor);
   }
+}
+
+async function writeAll(shard: OpenShard, data: Buffer): Promise<void> {
+  const file = shard.file as FileHandle;
+  try {
+    let offset = 0;
+    while (offset < data.length) {
+      const { bytesWritten } = await file.write(data, offset, data.length - offset);
+      offset += bytesWritten;
+    }
+  } catch (err) {
+    throw ioError(err, 'write', shard);
+  }
+  shard.written += data.length;
 }
 
 async function discard(shard: OpenShard): Promise<void> {
