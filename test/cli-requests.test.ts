@@ -1,7 +1,8 @@
 import t from 'tap';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
-import { runCli, type ShardDescriptor } from '../src/index.ts';
+import { main as runCli } from '../src/cli/main.ts';
+import type { ShardDescriptor } from '../src/types.ts';
 
 function io(stdinText = '') {
   const stdout = new PassThrough();

@@ -1,7 +1,9 @@
 import t from 'tap';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createParser, createValidator, parseSource, type ParsedLine, type ParserOptions } from '../src/index.ts';
+import { createParser, parseSource, type ParserOptions } from '../src/streams/parse.ts';
+import { createValidator } from '../src/streams/validate.ts';
+import type { ParsedLine } from '../src/types.ts';
 
 const CHUNK_SIZES = [1, 2, 3, 7, 64, 65536];
 

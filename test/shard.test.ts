@@ -4,7 +4,10 @@ import { once } from 'node:events';
 import { readFile, readdir } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createParser, createSharder, createValidator, parseSource, type ShardDescriptor, type SharderOptions } from '../src/index.ts';
+import { createParser, parseSource } from '../src/streams/parse.ts';
+import { createSharder, type SharderOptions } from '../src/streams/shard.ts';
+import { createValidator } from '../src/streams/validate.ts';
+import type { ShardDescriptor } from '../src/types.ts';
 
 function collect(into: unknown[]): Writable {
   return new Writable({

@@ -2,16 +2,12 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  UniqueIdSet,
-  ValidationError,
-  createParser,
-  createValidator,
-  parseSource,
-  toRequest,
-  type ValidRequest,
-  type ValidatorOptions,
-} from '../src/index.ts';
+import { ValidationError } from '../src/errors.ts';
+import { UniqueIdSet } from '../src/core/unique-id-set.ts';
+import { toRequest } from '../src/core/request-rules.ts';
+import { createParser, parseSource } from '../src/streams/parse.ts';
+import { createValidator, type ValidatorOptions } from '../src/streams/validate.ts';
+import type { ValidRequest } from '../src/types.ts';
 
 function collect(into: unknown[]): Writable {
   return new Writable({
@@ -75,6 +71,23 @@ t.test('rejects each broken rule with its code and line', async (t) => {
     const { out } = await validate([{ custom_id: 'a', method: 'POST', url, body: { model: 'm', [field]: 'x' } }]);
     t.equal(out.length, 1, `${url} takes ${field}`);
   }
+});
+
+t.test('finds the same errors at every chunk size', async (t) => {
+  const text = ['\uFEFF' + JSON.stringify(chat('é')), JSON.stringify(chat('ü')), '', JSON.stringify(chat('é')), JSON.stringify(chat('x', { method: 'GET' }))].join('\r\n');
+  const input = Buffer.from(text);
+  let reference: string | undefined;
+  for (const size of [1, 2, 3, 7, 64, 65536]) {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < input.length; i += size) chunks.push(input.subarray(i, i + size));
+    const out: ValidRequest[] = [];
+    const validator = createValidator({ onInvalid: 'skip' });
+    await pipeline(Readable.from(chunks, { objectMode: false }), createParser(), validator, collect(out));
+    const view = JSON.stringify([out.map((r) => [r.line, r.value.custom_id]), validator.stats.skippedErrors.map((e) => [e.code, e.line])]);
+    if (reference === undefined) reference = view;
+    else t.equal(view, reference, `chunk size ${size}`);
+  }
+  t.equal(reference, JSON.stringify([[[1, 'é'], [2, 'ü']], [['DUPLICATE_CUSTOM_ID', 4], ['INVALID_METHOD', 5]]]));
 });
 
 t.test('rejects a duplicate custom_id far from the first, naming both lines', async (t) => {
