@@ -68,7 +68,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const faults = new FaultPlan({ rate: options.faultRate ?? 0, seed: options.seed ?? 1, ...(options.faultKinds ? { kinds: options.faultKinds } : {}) });
 
   const files = await createFileStore({ clock, ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }) });
-  const uploads = await UploadStore.open({ files, clock, limits, ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }) });
+  const uploads = await UploadStore.open({
+    files,
+    clock,
+    limits,
+    ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
+    ...(options.log === undefined ? {} : { log: options.log }),
+  });
   const batches = new BatchEngine({
     store: files,
     clock,

@@ -63,6 +63,8 @@ export interface UploadStoreOptions {
   clock: EmulatorClock;
   limits: UploadLimits;
   stateDir?: string;
+  /** Where a failure of background work (expiring uploads after the clock moves) is reported. */
+  log?: (line: string) => void;
 }
 
 function badRequest(message: string, param: string | null = null, code: string | null = null): EmulatorHttpError {
@@ -76,7 +78,8 @@ export class UploadStore {
   private readonly clock: EmulatorClock;
   private readonly limits: UploadLimits;
   private readonly dir: string | undefined;
-  private readonly onAdvance = () => void this.expireDue();
+  private readonly log: (line: string) => void;
+  private readonly onAdvance = () => this.background(this.expireDue());
 
   private constructor(options: UploadStoreOptions, parts: EmulatorFileStore, dir: string | undefined) {
     this.files = options.files;
@@ -84,6 +87,7 @@ export class UploadStore {
     this.limits = options.limits;
     this.parts = parts;
     this.dir = dir;
+    this.log = options.log ?? (() => {});
     this.clock.on('advance', this.onAdvance);
   }
 
@@ -249,8 +253,7 @@ export class UploadStore {
     const record = this.record(id);
     if (record.upload.status === 'pending' && record.upload.expires_at <= this.clock.nowSeconds()) {
       // Expire now rather than wait for the next sweep; freeing the parts can finish in the background.
-      record.upload.status = 'expired';
-      void this.releaseParts(record).then(() => this.save(record));
+      this.background(this.expire(record));
     }
     if (record.upload.status !== 'pending' || record.busy) throw this.notPending(record);
     return record;
@@ -264,12 +267,19 @@ export class UploadStore {
   private async expireDue(): Promise<void> {
     const now = this.clock.nowSeconds();
     for (const record of this.uploads.values()) {
-      if (record.upload.status === 'pending' && !record.busy && record.upload.expires_at <= now) {
-        record.upload.status = 'expired';
-        await this.releaseParts(record);
-        await this.save(record);
-      }
+      if (record.upload.status === 'pending' && !record.busy && record.upload.expires_at <= now) await this.expire(record);
     }
+  }
+
+  /** Marks the upload expired at once (callers see it synchronously), then frees its parts and saves it. */
+  private async expire(record: UploadRecord): Promise<void> {
+    record.upload.status = 'expired';
+    await this.releaseParts(record);
+    await this.save(record);
+  }
+
+  private background(work: Promise<void>): void {
+    work.catch((err: unknown) => this.log(`emulator: expiring uploads failed: ${(err as Error)?.message ?? err}`));
   }
 
   private async releaseParts(record: UploadRecord): Promise<void> {
