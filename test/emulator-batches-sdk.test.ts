@@ -4,10 +4,15 @@ import { batchEmulator, fileLines, pollUntilDone, request, uploadJsonl } from '.
 
 const chat = '/v1/chat/completions';
 const chatRequest = (id: string, model = 'gpt-4o-mini') => request(chat, id, { model, messages: [{ role: 'user', content: `question ${id}` }] });
+/** The input check is done once the batch knows how many requests it holds. */
+async function inputChecked(client: OpenAI, id: string): Promise<void> {
+  while ((await client.batches.retrieve(id)).request_counts?.total === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+}
 const ids = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
 
 t.test('the notebook flow through the official SDK: upload, create, poll, list, cancel, read results', async (t) => {
-  const { client } = await batchEmulator(t, { batchDurationMs: 150, errorRate: 0.2, seed: 3 });
+  // A long run moved by the emulator clock: the cancel below always lands before the batch could finish.
+  const { client, emulator } = await batchEmulator(t, { batchDurationMs: 1_000_000, errorRate: 0.2, seed: 3 });
   const goodIds = ids(40, 'good');
   const goodFile = await uploadJsonl(client, goodIds.map((id) => chatRequest(id)), 'good.jsonl');
   const badFile = await uploadJsonl(
@@ -22,6 +27,7 @@ t.test('the notebook flow through the official SDK: upload, create, poll, list, 
   t.same(good.metadata, { run: 'nb-1', part: 'good' });
   const cancelling = await client.batches.cancel(doomed.id);
   t.equal(cancelling.status, 'cancelling');
+  emulator.clock.advance(1_000_000);
 
   const goodDone = await pollUntilDone(client, good.id);
   const order = ['validating', 'in_progress', 'finalizing', 'completed'];
@@ -154,6 +160,8 @@ t.test('expiry, forced by a test or by emulator time, keeps partial results', as
   const fileId = await uploadJsonl(client, ids(20, 'x').map((id) => chatRequest(id)));
   const forced = await client.batches.create({ input_file_id: fileId, endpoint: chat, completion_window: '24h' });
   const timed = await client.batches.create({ input_file_id: fileId, endpoint: chat, completion_window: '24h' });
+  await inputChecked(client, forced.id);
+  await inputChecked(client, timed.id);
   emulator.clock.advance(500_000); // both about half done
   t.equal((await client.batches.retrieve(forced.id)).status, 'in_progress');
   await emulator.batches.expire(forced.id);

@@ -7,7 +7,8 @@ import { AbortError } from '../errors.ts';
 import type { BatchEndpoint } from '../types.ts';
 import type { FileStore } from './contracts.ts';
 import { emptyUsage, type BatchUsage } from './batch-state.ts';
-import { hash32, renderAnswer, renderUnfinished, shuffleInPlace, type RenderContext, type RequestPlan } from './responder.ts';
+import { hash32, shuffleInPlace } from '../core/seeded-random.ts';
+import { renderAnswer, renderUnfinished, type RenderContext, type RequestPlan } from './responder.ts';
 
 /**
  * Prefix sums over the plans in input order. Requests finish in input order,

@@ -4,8 +4,9 @@
  * The same request (same seed, custom_id and body) always gets the same
  * answer, so tests can assert on bodies and on which lines fail.
  */
-import { createHash } from 'node:crypto';
+import { hash32, stableHex } from '../core/seeded-random.ts';
 import type { BatchEndpoint, BatchResultLine } from '../types.ts';
+import { answerBody } from './answer-bodies.ts';
 
 /** What the engine keeps per request between validation and writing results: small, no request body. */
 export interface RequestPlan {
@@ -31,51 +32,6 @@ export interface PlanOptions {
 const MAX_EMBEDDING_DIMENSIONS = 256;
 const DEFAULT_EMBEDDING_DIMENSIONS = 8;
 const SNIPPET_CHARS = 40;
-
-/** 32-bit FNV-1a over a string, mixed with a seed; the root of every deterministic choice here. */
-export function hash32(text: string, seed = 0): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  // A final avalanche so that nearby custom_ids ("r1", "r2") do not give nearby values.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** A seeded pseudo-random generator (mulberry32) returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Fisher–Yates in place with a seeded generator. */
-export function shuffleInPlace<T>(items: T[], seed: number): T[] {
-  const random = seededRandom(seed);
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const swap = items[i];
-    items[i] = items[j];
-    items[j] = swap;
-  }
-  return items;
-}
-
-/** A stable hex id derived from its parts, so the same batch and line always get the same ids. */
-export function stableHex(parts: string, length = 32): string {
-  return createHash('sha256').update(parts).digest('hex').slice(0, length);
-}
 
 /** A rough token count: about four characters per token, numbers in token arrays count one each. */
 export function estimateTokens(value: unknown): number {
@@ -240,119 +196,3 @@ export function renderUnfinished(plan: RequestPlan, ctx: RenderContext, code: 'b
   };
 }
 
-function answerBody(plan: RequestPlan, ctx: RenderContext): Record<string, unknown> {
-  const hex = stableHex(`body:${ctx.batchId}:${plan.customId}`, 24);
-  const { inputTokens, outputTokens } = plan;
-  const text = plan.reply ?? '';
-  switch (ctx.endpoint) {
-    case '/v1/chat/completions':
-      return {
-        id: `chatcmpl-${hex}`,
-        object: 'chat.completion',
-        created: ctx.created,
-        model: ctx.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
-        usage: {
-          prompt_tokens: inputTokens,
-          completion_tokens: outputTokens,
-          total_tokens: inputTokens + outputTokens,
-          prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-          completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
-        },
-        service_tier: 'default',
-        system_fingerprint: `fp_${hex.slice(0, 10)}`,
-      };
-    case '/v1/responses':
-      return {
-        id: `resp_${hex}`,
-        object: 'response',
-        created_at: ctx.created,
-        status: 'completed',
-        error: null,
-        incomplete_details: null,
-        model: ctx.model,
-        output: [
-          {
-            type: 'message',
-            id: `msg_${hex}`,
-            status: 'completed',
-            role: 'assistant',
-            content: [{ type: 'output_text', text, annotations: [] }],
-          },
-        ],
-        usage: {
-          input_tokens: inputTokens,
-          input_tokens_details: { cached_tokens: 0 },
-          output_tokens: outputTokens,
-          output_tokens_details: { reasoning_tokens: 0 },
-          total_tokens: inputTokens + outputTokens,
-        },
-      };
-    case '/v1/completions':
-      return {
-        id: `cmpl-${hex}`,
-        object: 'text_completion',
-        created: ctx.created,
-        model: ctx.model,
-        choices: [{ text, index: 0, logprobs: null, finish_reason: 'stop' }],
-        usage: { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens },
-      };
-    case '/v1/embeddings':
-      return {
-        object: 'list',
-        data: Array.from({ length: plan.inputCount }, (_, index) => ({
-          object: 'embedding',
-          index,
-          embedding: embeddingVector(`${plan.customId}:${index}`, plan.dimensions, ctx.seed, plan.base64),
-        })),
-        model: ctx.model,
-        usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
-      };
-    case '/v1/moderations':
-      return {
-        id: `modr-${hex}`,
-        model: ctx.model,
-        results: Array.from({ length: plan.inputCount }, (_, index) => moderationResult(`${plan.customId}:${index}`, ctx.seed)),
-        usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
-      };
-  }
-}
-
-/** A unit-length vector, the shape real embeddings have, as floats or as base64 float32 bytes. */
-function embeddingVector(key: string, dimensions: number, seed: number, base64: boolean): number[] | string {
-  const random = seededRandom(hash32(key, seed));
-  const values = Array.from({ length: dimensions }, () => random() * 2 - 1);
-  const norm = Math.sqrt(values.reduce((sum, v) => sum + v * v, 0)) || 1;
-  const unit = values.map((v) => Math.round((v / norm) * 1e6) / 1e6);
-  if (!base64) return unit;
-  return Buffer.from(new Float32Array(unit).buffer).toString('base64');
-}
-
-const MODERATION_CATEGORIES = [
-  'harassment',
-  'harassment/threatening',
-  'hate',
-  'hate/threatening',
-  'illicit',
-  'illicit/violent',
-  'self-harm',
-  'self-harm/instructions',
-  'self-harm/intent',
-  'sexual',
-  'sexual/minors',
-  'violence',
-  'violence/graphic',
-] as const;
-
-function moderationResult(key: string, seed: number): Record<string, unknown> {
-  const random = seededRandom(hash32(key, seed));
-  const categories: Record<string, boolean> = {};
-  const scores: Record<string, number> = {};
-  const appliedInputTypes: Record<string, string[]> = {};
-  for (const name of MODERATION_CATEGORIES) {
-    categories[name] = false;
-    scores[name] = Math.round(random() * 1e-3 * 1e8) / 1e8;
-    appliedInputTypes[name] = ['text'];
-  }
-  return { flagged: false, categories, category_scores: scores, category_applied_input_types: appliedInputTypes };
-}
