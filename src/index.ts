@@ -30,4 +30,5 @@ export {
   type UploadObject,
   type UploadPartObject,
 } from './emulator/index.ts';
+export { BatchEngine, type BatchEngineOptions, type BatchList, type BatchObject, type BatchStatus, type BatchUsage, type BatchErrorItem } from './emulator/batches.ts';
 export { main as runCli } from './cli/main.ts';
