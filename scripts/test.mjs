@@ -1,5 +1,6 @@
 // Runs the tap suite, echoes its TAP output, and closes with one plain line:
-// "N passed, N failed" — counted from the real subtest results of every file.
+// "N passed, N failed", counted from the real results: every test (a `t.test`
+// with no subtests of its own, or an assertion at a file's top level) counts once.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { Parser } from 'tap-parser';
@@ -12,26 +13,41 @@ const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit
 let passed = 0;
 let failed = 0;
 const failures = [];
-const root = new Parser();
 
-root.on('child', (file) => {
-  let fileFailures = 0;
-  file.on('assert', (point) => {
+/** Follows one parser; `depth` 1 is a test file's own stream. Returns how many tests it counted below it. */
+function follow(parser, depth, path) {
+  let pendingChild; // the subtest whose closing test point comes next
+  let counted = 0;
+  parser.on('child', (sub) => {
+    const state = follow(sub, depth + 1, [...path, sub.name]);
+    pendingChild = state;
+  });
+  parser.on('assert', (point) => {
+    const sub = pendingChild;
+    pendingChild = undefined;
     if (point.skip || point.todo) return;
+    const isGroup = sub !== undefined && sub.counted() > 0;
+    // In a file, every top-level point is a test; deeper down, only subtests are (not assertions).
+    const isTest = sub !== undefined || depth === 1;
+    if (isGroup || !isTest) return;
+    counted++;
     if (point.ok) passed++;
     else {
       failed++;
-      fileFailures++;
-      failures.push(`${file.name} > ${point.name}`);
+      failures.push([...path, point.name].join(' > '));
     }
   });
-  file.on('complete', (results) => {
-    // A file that crashed before any subtest finished still counts as a failure.
-    if (!results.ok && fileFailures === 0) {
-      failed++;
-      failures.push(`${file.name} (file failed)`);
-    }
-  });
+  return { counted: () => counted };
+}
+
+const root = new Parser();
+root.on('child', (file) => follow(file, 1, [file.name]));
+root.on('assert', (point) => {
+  // A file that failed without a failing test in it (it crashed, or timed out) still counts.
+  if (!point.ok && !point.skip && !failures.some((f) => f.startsWith(`${point.name} > `))) {
+    failed++;
+    failures.push(`${point.name} (the file failed)`);
+  }
 });
 
 child.stdout.on('data', (chunk) => {
@@ -41,10 +57,12 @@ child.stdout.on('data', (chunk) => {
 
 child.on('close', (code) => {
   root.end();
-  if (failures.length > 0) {
-    process.stdout.write('\nfailed tests:\n' + failures.map((f) => `  ${f}\n`).join(''));
+  if (failures.length > 0) process.stdout.write('\nfailed tests:\n' + failures.map((f) => `  ${f}\n`).join(''));
+  if (code !== 0 && failed === 0) {
+    // tap failed without a failing test: coverage or a crash outside any test.
+    failed++;
+    process.stdout.write(`\ntap exited with code ${code} outside any test\n`);
   }
-  if (code !== 0 && failed === 0) failed++;
   process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
   process.exitCode = code === 0 && failed === 0 ? 0 : 1;
 });
