@@ -179,13 +179,19 @@ t.test('answers an unknown route or method with a 404 in the error shape', async
   }
 });
 
-t.test('files survive a close and restart on the same state directory', async (t) => {
+t.test('files and batches survive a close and restart on the same state directory', async (t) => {
   const dir = await tempDir(t);
-  const first = await startEmulator({ stateDir: dir });
+  const first = await startEmulator({ stateDir: dir, batchDurationMs: 60_000 });
   const form = new FormData();
   form.append('purpose', 'batch');
   form.append('file', new Blob([chatLines(['keep-1', 'keep-2'])]), 'kept.jsonl');
   const created = await fetchJson(`${first.url}/v1/files`, { method: 'POST', body: form });
+  const batch = await fetchJson(`${first.url}/v1/batches`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input_file_id: created.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { run: 'restart' } }),
+  });
+  t.match(batch.id, /^batch_/);
   await first.close();
   await first.close();
 
@@ -195,4 +201,7 @@ t.test('files survive a close and restart on the same state directory', async (t
   t.equal(await fetch(`${second.url}/v1/files/${created.id}/content`).then((r) => r.text()), chatLines(['keep-1', 'keep-2']));
   const list = await fetchJson(`${second.url}/v1/files`);
   t.same(list.data.map((f: { id: string }) => f.id), [created.id]);
+  const restored = await fetchJson(`${second.url}/v1/batches/${batch.id}`);
+  t.equal(restored.input_file_id, created.id);
+  t.same(restored.metadata, { run: 'restart' });
 });
