@@ -45,6 +45,7 @@ t.test('uploads a file in parts sent in parallel and completes it in order with 
   t.equal(done.file!.bytes, Buffer.byteLength(text));
   t.equal(done.file!.filename, 'big.jsonl');
   t.equal(done.file!.purpose, 'batch');
+  t.equal(done.file!.expires_at, done.file!.created_at + 30 * 24 * 3600, 'a batch file from an upload expires after 30 days too');
   t.equal(await (await client.files.content(done.file!.id)).text(), text);
   t.same((await client.files.list()).data.map((f) => f.id), [done.file!.id], 'the assembled file is a regular file');
 
@@ -73,10 +74,17 @@ t.test('assembles parts in the order complete names them, and refuses a wrong or
   t.equal(done.status, 'completed', 'the upload stays pending after a failed check and completes with the right order');
   t.equal(await (await client.files.content(done.file!.id)).text(), text);
 
-  const swapped = await client.uploads.create({ bytes: Buffer.byteLength(text), filename: 'swapped.jsonl', mime_type: 'text/jsonl', purpose: 'batch' });
+  const swapped = await client.uploads.create({
+    bytes: Buffer.byteLength(text),
+    filename: 'swapped.jsonl',
+    mime_type: 'text/jsonl',
+    purpose: 'batch',
+    expires_after: { anchor: 'created_at', seconds: 7200 },
+  });
   const sA = await client.uploads.parts.create(swapped.id, { data: await toFile(a, 'a') });
   const sB = await client.uploads.parts.create(swapped.id, { data: await toFile(b, 'b') });
   const reordered = await client.uploads.complete(swapped.id, { part_ids: [sB.id, sA.id] });
+  t.equal(reordered.file!.expires_at, reordered.file!.created_at + 7200, 'expires_after on the upload applies to its file');
   t.equal(await (await client.files.content(reordered.file!.id)).text(), Buffer.concat([b, a]).toString(), 'without md5 the named order is the file order');
 });
 
@@ -110,6 +118,8 @@ t.test('checks purpose, filename, mime_type and size when an upload is created',
     ['negative bytes', { ...base, bytes: -1 }, 'bytes'],
     ['over the upload limit', { ...base, bytes: 1001 }, 'bytes'],
     ['missing filename', { ...base, filename: undefined }, 'filename'],
+    ['expires_after too short', { ...base, expires_after: { anchor: 'created_at', seconds: 10 } }, 'expires_after.seconds'],
+    ['expires_after with another anchor', { ...base, expires_after: { anchor: 'now', seconds: 3600 } }, 'expires_after.anchor'],
   ];
   for (const [name, body, param] of cases) {
     const err = await rejection(client.uploads.create(body as typeof base));

@@ -47,9 +47,20 @@ export interface FileStoreOptions {
 /** Files with purpose `batch` expire 30 days after creation unless `expires_after` says otherwise. */
 export const BATCH_FILE_TTL_SECONDS = 30 * 24 * 3600;
 
-/** Seconds a new file lives: the `expires_after` asked for, else the service's default for its purpose (null: forever). */
-export function fileTtlSeconds(purpose: string, expiresAfterSeconds: number | null): number | null {
-  return expiresAfterSeconds ?? (purpose === 'batch' ? BATCH_FILE_TTL_SECONDS : null);
+/**
+ * Seconds a new file lives: what its `expires_after` ({anchor: 'created_at', seconds: 3600 … 2592000})
+ * asks for, else the service's default for its purpose (null: forever). A bad `expires_after` is a 400.
+ */
+export function fileTtlSeconds(purpose: string, expiresAfter: unknown): number | null {
+  if (expiresAfter === undefined || expiresAfter === null) return purpose === 'batch' ? BATCH_FILE_TTL_SECONDS : null;
+  const { anchor, seconds } = expiresAfter as { anchor?: unknown; seconds?: unknown };
+  if (anchor !== 'created_at') {
+    throw new EmulatorHttpError(400, "Invalid value for 'expires_after.anchor': expected 'created_at'.", { param: 'expires_after.anchor', code: 'invalid_value' });
+  }
+  if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 3600 || seconds > 2_592_000) {
+    throw new EmulatorHttpError(400, "Invalid value for 'expires_after.seconds': expected 3600 to 2592000.", { param: 'expires_after.seconds', code: 'invalid_value' });
+  }
+  return seconds;
 }
 
 /** A prefix plus 24 random hex digits, like the service's opaque ids. */

@@ -204,18 +204,11 @@ async function createFile(ctx: ServerContext, req: IncomingMessage): Promise<Rou
 }
 
 /** `expires_after[anchor]` / `expires_after[seconds]`, as form encoders spell a nested object. */
-function expiresAfterField(fields: Record<string, string>): number | null {
+function expiresAfterField(fields: Record<string, string>): { anchor: string | undefined; seconds: number } | undefined {
   const anchor = fields['expires_after[anchor]'];
   const seconds = fields['expires_after[seconds]'];
-  if (anchor === undefined && seconds === undefined) return null;
-  if (anchor !== 'created_at') {
-    throw new EmulatorHttpError(400, "Invalid value for 'expires_after.anchor': expected 'created_at'.", { param: 'expires_after.anchor', code: 'invalid_value' });
-  }
-  const n = Number(seconds);
-  if (!Number.isSafeInteger(n) || n < 3600 || n > 2_592_000) {
-    throw new EmulatorHttpError(400, "Invalid value for 'expires_after.seconds': expected 3600 to 2592000.", { param: 'expires_after.seconds', code: 'invalid_value' });
-  }
-  return n;
+  if (anchor === undefined && seconds === undefined) return undefined;
+  return { anchor, seconds: seconds === undefined || seconds.trim() === '' ? NaN : Number(seconds) };
 }
 
 async function listFiles(ctx: ServerContext, _req: IncomingMessage, _params: string[], query: URLSearchParams): Promise<RouteReply> {

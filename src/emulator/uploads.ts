@@ -146,7 +146,7 @@ export class UploadStore {
       expires_at: now + UPLOAD_TTL_SECONDS,
       file: null,
     };
-    const record: UploadRecord = { upload, parts: [], fileTtlSeconds: fileTtlSeconds(purpose, parseExpiresAfter(body.expires_after)) };
+    const record: UploadRecord = { upload, parts: [], fileTtlSeconds: fileTtlSeconds(purpose, body.expires_after) };
     this.uploads.set(upload.id, record);
     await this.save(record);
     return { ...upload };
@@ -291,14 +291,4 @@ export class UploadStore {
     const { busy: _busy, ...persisted } = record;
     await writeJsonAtomic(join(this.dir, `${record.upload.id}.json`), persisted);
   }
-}
-
-function parseExpiresAfter(value: unknown): number | null {
-  if (value === undefined || value === null) return null;
-  const { anchor, seconds } = value as { anchor?: unknown; seconds?: unknown };
-  if (anchor !== 'created_at') throw badRequest("Invalid value for 'expires_after.anchor': expected 'created_at'.", 'expires_after.anchor', 'invalid_value');
-  if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 3600 || seconds > 2_592_000) {
-    throw badRequest("Invalid value for 'expires_after.seconds': expected 3600 to 2592000.", 'expires_after.seconds', 'invalid_value');
-  }
-  return seconds;
 }
