@@ -44,9 +44,35 @@ export function shuffleInPlace<T>(items: T[], seed: number): T[] {
   return items;
 }
 
+/** Murmur3's finalizer: spreads every input bit over the whole word. */
+function mix32(value: number): number {
+  let h = value >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** A 64-bit key for a string as two independent 32-bit hashes: ids derived from it collide only past billions of keys. */
+export type StableKey = readonly [number, number];
+
+export function keyOf(text: string): StableKey {
+  return [hash32(text, 0x1b873593), hash32(text, 0xcc9e2d51)];
+}
+
+/** Hex digits derived from a key and a salt, so one key gives several unrelated ids without hashing the string again. */
+export function hexOf(key: StableKey, salt: number, length = 32): string {
+  let hex = '';
+  for (let round = 1; hex.length < length; round++) {
+    const word = mix32(key[0] ^ Math.imul(salt * 16 + round, 0x9e3779b9)) ^ mix32((key[1] + Math.imul(round, 0x85ebca6b) + salt) >>> 0);
+    hex += (word >>> 0).toString(16).padStart(8, '0');
+  }
+  return hex.slice(0, length);
+}
+
 /** A stable hex id derived from a string: the same parts always give the same id. */
 export function stableHex(parts: string, length = 32): string {
-  let hex = '';
-  for (let round = 0; hex.length < length; round++) hex += hash32(parts, 0x9e3779b9 * (round + 1)).toString(16).padStart(8, '0');
-  return hex.slice(0, length);
+  return hexOf(keyOf(parts), 0, length);
 }

@@ -3,11 +3,11 @@
  * return them (with `usage`), so code that reads real batch results reads
  * these unchanged.
  */
-import { hash32, seededRandom, stableHex } from '../core/seeded-random.ts';
+import { hash32, seededRandom } from '../core/seeded-random.ts';
 import type { RenderContext, RequestPlan } from './responder.ts';
 
-export function answerBody(plan: RequestPlan, ctx: RenderContext): Record<string, unknown> {
-  const hex = stableHex(`body:${ctx.batchId}:${plan.customId}`, 24);
+/** `hex` is the answer's own stable id part (chatcmpl-…, resp_…, modr-…). */
+export function answerBody(plan: RequestPlan, ctx: RenderContext, hex: string): Record<string, unknown> {
   const { inputTokens, outputTokens } = plan;
   const text = plan.reply ?? '';
   switch (ctx.endpoint) {

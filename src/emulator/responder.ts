@@ -4,7 +4,7 @@
  * The same request (same seed, custom_id and body) always gets the same
  * answer, so tests can assert on bodies and on which lines fail.
  */
-import { hash32, stableHex } from '../core/seeded-random.ts';
+import { hash32, hexOf, keyOf } from '../core/seeded-random.ts';
 import type { BatchEndpoint, BatchResultLine } from '../types.ts';
 import { answerBody } from './answer-bodies.ts';
 
@@ -32,6 +32,9 @@ export interface PlanOptions {
 const MAX_EMBEDDING_DIMENSIONS = 256;
 const DEFAULT_EMBEDDING_DIMENSIONS = 8;
 const SNIPPET_CHARS = 40;
+const LINE_ID_SALT = 1;
+const REQUEST_ID_SALT = 2;
+const BODY_ID_SALT = 3;
 
 /** A rough token count: about four characters per token, numbers in token arrays count one each. */
 export function estimateTokens(value: unknown): number {
@@ -158,9 +161,9 @@ export interface RenderContext {
 
 /** One line of the output or error file for a request that was answered. */
 export function renderAnswer(plan: RequestPlan, ctx: RenderContext): BatchResultLine {
-  const key = `${ctx.batchId}:${plan.customId}`;
-  const requestId = `req_${stableHex(`request:${key}`)}`;
-  const id = `batch_req_${stableHex(`line:${key}`)}`;
+  const key = keyOf(`${ctx.batchId}:${plan.customId}`);
+  const requestId = `req_${hexOf(key, REQUEST_ID_SALT)}`;
+  const id = `batch_req_${hexOf(key, LINE_ID_SALT)}`;
   if (plan.fails) {
     return {
       id,
@@ -180,13 +183,13 @@ export function renderAnswer(plan: RequestPlan, ctx: RenderContext): BatchResult
       error: null,
     };
   }
-  return { id, custom_id: plan.customId, response: { status_code: 200, request_id: requestId, body: answerBody(plan, ctx) }, error: null };
+  return { id, custom_id: plan.customId, response: { status_code: 200, request_id: requestId, body: answerBody(plan, ctx, hexOf(key, BODY_ID_SALT, 24)) }, error: null };
 }
 
 /** One line of the error file for a request the batch never got to (cancelled or expired). */
 export function renderUnfinished(plan: RequestPlan, ctx: RenderContext, code: 'batch_cancelled' | 'batch_expired'): BatchResultLine {
   return {
-    id: `batch_req_${stableHex(`line:${ctx.batchId}:${plan.customId}`)}`,
+    id: `batch_req_${hexOf(keyOf(`${ctx.batchId}:${plan.customId}`), LINE_ID_SALT)}`,
     custom_id: plan.customId,
     response: null,
     error: {
