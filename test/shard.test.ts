@@ -82,6 +82,18 @@ t.test('descriptors tell the truth: size, count and digests of the fsynced file'
   }
 });
 
+t.test('lines larger than the write buffer and lines that fill it exactly come out intact', async (t) => {
+  const lines = Array.from({ length: 30 }, (_, i) => line(`w${i}`, 'm', '/v1/chat/completions', 'é'.repeat(i * 7)));
+  const input = lines.join('\n') + '\n';
+  const root = t.testdir();
+  for (const writeBufferBytes of [1, 64, lines[3].length + 1, 1000, 1 << 20]) {
+    const shards = await shard(input, { writeBufferBytes, maxRequests: 11 }, `${root}/${writeBufferBytes}`);
+    const files = await Promise.all(shards.map((s) => readFile(s.path)));
+    t.equal(Buffer.concat(files).toString(), input, `write buffer of ${writeBufferBytes} bytes`);
+    shards.forEach((s, i) => t.equal(s.sha256, createHash('sha256').update(files[i]).digest('hex')));
+  }
+});
+
 t.test('exact limits: a shard of exactly maxBytes, one byte over, exactly maxRequests', async (t) => {
   const a = line('a');
   const b = line('b');

@@ -31,7 +31,9 @@ interface OpenShard {
   plan: PlannedShard;
   path: string;
   file: FileHandle | undefined;
-  pending: Buffer[];
+  /** Two write buffers, reused: one fills while the other is being written. */
+  buffers: Buffer[];
+  active: number;
   pendingBytes: number;
   written: number;
   writing: Promise<void> | undefined;
@@ -113,16 +115,27 @@ export class RequestSharder extends Transform {
 
   private async write1(request: ValidRequest): Promise<void> {
     const { line, value } = request;
-    const bytes = request.bytes ?? Buffer.from(JSON.stringify(value), 'utf8');
-    const placement = this.plan.place(value.url, value.body.model, bytes.length + 1, line, value.custom_id);
+    // Original bytes when the line came as text; otherwise one serialisation, encoded straight into the buffer.
+    const raw = request.bytes;
+    const text = raw === undefined ? JSON.stringify(value) : undefined;
+    const size = raw === undefined ? Buffer.byteLength(text as string) : raw.length;
+    const placement = this.plan.place(value.url, value.body.model, size + 1, line, value.custom_id);
     if (placement.closedBefore) await this.finishShard(placement.closedBefore);
     let shard = this.open.get(placement.shard.index);
     if (!shard) shard = await this.openShard(placement.shard);
-    shard.pending.push(bytes, NEWLINE);
-    shard.pendingBytes += bytes.length + 1;
+    if (shard.pendingBytes + size + 1 > this.writeBufferBytes) await this.flushPending(shard);
+    if (size + 1 > this.writeBufferBytes) {
+      // Larger than a whole buffer: written on its own.
+      await this.writeOut(shard, Buffer.concat([raw ?? Buffer.from(text as string), NEWLINE]));
+    } else {
+      const buffer = (shard.buffers[shard.active] ??= Buffer.allocUnsafe(this.writeBufferBytes));
+      if (raw) raw.copy(buffer, shard.pendingBytes);
+      else buffer.write(text as string, shard.pendingBytes, 'utf8');
+      buffer[shard.pendingBytes + size] = 0x0a;
+      shard.pendingBytes += size + 1;
+    }
     this.counts.requests++;
-    if (request.bytes) this.counts.rawRequests++;
-    if (shard.pendingBytes >= this.writeBufferBytes) await this.flushPending(shard);
+    if (raw) this.counts.rawRequests++;
     if (placement.closedAfter) await this.finishShard(placement.shard);
   }
 
@@ -135,7 +148,8 @@ export class RequestSharder extends Transform {
       plan,
       path: this.shardPath(plan.index),
       file: undefined,
-      pending: [],
+      buffers: [],
+      active: 0,
       pendingBytes: 0,
       written: 0,
       writing: undefined,
@@ -162,15 +176,21 @@ export class RequestSharder extends Transform {
    * memory stays at two buffers per open shard.
    */
   private async flushPending(shard: OpenShard): Promise<void> {
-    await shard.writing;
     if (shard.pendingBytes === 0) return;
-    const data = shard.pending.length === 1 ? shard.pending[0] : Buffer.concat(shard.pending, shard.pendingBytes);
-    shard.pending = [];
+    const data = shard.buffers[shard.active].subarray(0, shard.pendingBytes);
+    await this.writeOut(shard, data);
+    // The other buffer's write has completed (writeOut waited for it), so it is free to fill.
+    shard.active ^= 1;
     shard.pendingBytes = 0;
+  }
+
+  /** Hashes `data` and starts its write once the shard's previous write is done. */
+  private async writeOut(shard: OpenShard, data: Buffer): Promise<void> {
+    await shard.writing;
     shard.sha256.update(data);
     shard.md5.update(data);
     shard.writing = writeAll(shard, data);
-    // Awaited by the next flush or the finish; marked handled here so a destroy in between stays quiet.
+    // Awaited by the next write or the finish; marked handled here so a destroy in between stays quiet.
     shard.writing.catch(() => undefined);
   }
 
