@@ -126,7 +126,9 @@ export function planRequest(
   let reply: string | null = null;
   let outputTokens = 0;
   if (endpoint === '/v1/chat/completions' || endpoint === '/v1/responses' || endpoint === '/v1/completions') {
-    const snippet = (lastText(prompt) ?? '').replace(/\s+/g, ' ').trim().slice(0, SNIPPET_CHARS);
+    // Only the head of the prompt is looked at, and copied out: a slice of a long prompt would keep the whole prompt alive.
+    const head = (lastText(prompt) ?? '').slice(0, SNIPPET_CHARS * 4);
+    const snippet = Buffer.from(head.replace(/\s+/g, ' ').trim().slice(0, SNIPPET_CHARS), 'utf8').toString('utf8');
     const filler = ' lorem ipsum dolor sit amet'.repeat(1 + (h % 4));
     reply = `Emulated answer to ${customId}${snippet ? ` ("${snippet}")` : ''}:${filler}.`;
     outputTokens = Math.ceil(reply.length / 4);
