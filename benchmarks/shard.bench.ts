@@ -38,11 +38,25 @@ async function sha256Of(paths: string[]): Promise<string> {
   return hash.digest('hex');
 }
 
-/** The shards, read back in index order, must be the input byte for byte. */
+/** The shards, read back in index order, must be the input byte for byte, each within the per-file limits. */
 async function verifyShards(input: string, dir: string): Promise<string> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
+  let largest = 0;
+  let most = 0;
+  for (const name of names) {
+    let bytes = 0;
+    let lines = 0;
+    for await (const chunk of createReadStream(join(dir, name), { highWaterMark: 1024 * 1024 })) {
+      const buffer = chunk as Buffer;
+      bytes += buffer.length;
+      for (let at = buffer.indexOf(10); at !== -1; at = buffer.indexOf(10, at + 1)) lines++;
+    }
+    largest = Math.max(largest, bytes);
+    most = Math.max(most, lines);
+  }
+  if (largest > 200_000_000 || most > 50_000) throw new Error(`a shard is over the limits: ${largest} bytes, ${most} requests`);
   if ((await sha256Of([input])) !== (await sha256Of(names.map((n) => join(dir, n))))) throw new Error('the shards differ from the input');
-  return `${names.length} shards, byte-identical to the input in order`;
+  return `${names.length} shards (largest ${largest} bytes, most ${most} requests), byte-identical to the input in order`;
 }
 
 async function main(megabytes: number, rounds: number): Promise<void> {
@@ -72,7 +86,7 @@ async function main(megabytes: number, rounds: number): Promise<void> {
   );
   process.stdout.write(
     [
-      `Input ${(bytes / 1e6).toFixed(0)} MB, ${best('a').requests} requests → ${best('a').shards} shards; best of ${rounds} round(s), Node ${process.version}.`,
+      `Input ${(bytes / 1e6).toFixed(0)} MB, ${best('a').requests} requests → ${best('a').shards} shards; best of ${rounds} round(s), Node ${process.version}; custom_id set ${best('a').customIdSetMB?.toFixed(1)} MB.`,
       '',
       '| variant | MB/s | seconds | peak RSS (MB) | × (b) | × (c) |',
       '|---|---:|---:|---:|---:|---:|',

@@ -23,9 +23,11 @@ export interface VariantResult {
   requests: number;
   shards: number;
   maxRssMB: number;
+  /** What the exact custom_id set held at the end (variant a). */
+  customIdSetMB?: number;
 }
 
-type Counts = { bytes: number; requests: number; shards: number };
+type Counts = { bytes: number; requests: number; shards: number; customIdSetMB?: number };
 
 export const VARIANT_LABELS: Record<string, string> = {
   a: '(a) batchline parse → validate → shard',
@@ -44,7 +46,12 @@ async function batchline(input: string, out: string): Promise<Counts> {
     sharder,
     new Writable({ objectMode: true, write: (_descriptor, _encoding, callback) => callback() }),
   );
-  return { bytes: parser.stats.bytes, requests: validator.stats.requests, shards: sharder.stats.shards };
+  return {
+    bytes: parser.stats.bytes,
+    requests: validator.stats.requests,
+    shards: sharder.stats.shards,
+    customIdSetMB: validator.stats.customIds.memoryBytes / 1048576,
+  };
 }
 
 /** What most people write first: correct, with backpressure, one output file. */
