@@ -55,7 +55,7 @@ t.test('prints its URL once it accepts connections and stops cleanly on the abor
 });
 
 t.test('rejects bad options with a coded error and exit 1', async (t) => {
-  for (const args of [['--fault-rate', '2'], ['--port', 'eighty'], ['--port', '70000'], ['--error-rate', '-1'], ['--token-limit', '0'], ['--bogus'], ['--api-key', '']]) {
+  for (const args of [['--fault-rate', '2'], ['--fault-kinds', '429,meltdown'], ['--port', 'eighty'], ['--port', '70000'], ['--error-rate', '-1'], ['--token-limit', '0'], ['--bogus'], ['--api-key', '']]) {
     const cli = runCli(args);
     t.equal(await cli.exit, 1, args.join(' '));
     t.match(cli.stderr(), /^batchline: INVALID_OPTION: /, `${args.join(' ')}: ${cli.stderr().trim()}`);
@@ -63,10 +63,18 @@ t.test('rejects bad options with a coded error and exit 1', async (t) => {
   }
 });
 
+t.test('--fault-rate with --fault-kinds injects only those kinds', async (t) => {
+  const cli = runCli(['--fault-rate', '1', '--fault-kinds', '503', '--seed', '9']);
+  const url = LISTENING.exec(await cli.firstLine)![1];
+  for (let i = 0; i < 3; i++) t.equal((await fetch(`${url}/files`)).status, 503);
+  cli.stop.abort();
+  t.equal(await cli.exit, 0);
+});
+
 t.test('--help describes every flag', async (t) => {
   const cli = runCli(['--help']);
   t.equal(await cli.exit, 0);
-  for (const flag of ['--port', '--api-key', '--batch-duration-ms', '--fault-rate', '--token-limit', '--state-dir', '--error-rate']) {
+  for (const flag of ['--port', '--api-key', '--batch-duration-ms', '--fault-rate', '--fault-kinds', '--token-limit', '--state-dir', '--error-rate', '--seed']) {
     t.match(cli.stdout(), flag);
   }
 });

@@ -174,3 +174,16 @@ t.test('rules match on method and path, run out after `times`, and can be remove
   removable();
   t.equal(plan.take('GET', '/v1/files'), undefined, 'a removed rule gives nothing');
 });
+
+t.test('close() ends a slow reply in progress and frees the port', async (t) => {
+  const { client, emulator } = await emulatorWithClient(t);
+  const file = await client.files.create({ file: await jsonl(), purpose: 'batch' });
+  emulator.faults.add({ match: { path: /\/content$/ }, kind: 'slow', delayMs: 10_000, chunkBytes: 1 });
+  const raw = await request(`${emulator.url}/v1/files/${file.id}/content`);
+  const reading = rejection(raw.body.text());
+  const started = Date.now();
+  await emulator.close();
+  t.ok(Date.now() - started < 2000, 'close did not wait for the slow reply');
+  t.ok(await reading, 'the client sees the reply cut');
+  await t.rejects(fetch(`${emulator.url}/v1/files`), 'nothing listens any more');
+});

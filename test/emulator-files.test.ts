@@ -205,3 +205,31 @@ t.test('files and batches survive a close and restart on the same state director
   t.equal(restored.input_file_id, created.id);
   t.same(restored.metadata, { run: 'restart' });
 });
+
+t.test('routes the batch calls to the engine and tells pollers when to look again', async (t) => {
+  const { client } = await emulatorWithClient(t, { batchDurationMs: 60_000 });
+  const input = await client.files.create({ file: await toFile(Buffer.from(chatLines(['q1', 'q2'])), 'in.jsonl'), purpose: 'batch' });
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    ids.push((await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { n: String(i) } })).id);
+  }
+  const { data: running, response } = await client.batches.retrieve(ids[0]).withResponse();
+  t.equal(running.id, ids[0]);
+  t.equal(response.headers.get('openai-poll-after-ms'), '2000', 'a tenth of the batch duration, capped at 2 s');
+
+  const page = await client.batches.list({ limit: 2 });
+  t.same(page.data.map((b) => b.id), [ids[2], ids[1]]);
+  t.equal(page.has_more, true);
+  const rest = await client.batches.list({ limit: 2, after: ids[1] });
+  t.same(rest.data.map((b) => b.id), [ids[0]]);
+  t.equal((await rejection(client.batches.list({ limit: 0 }))).status, 400);
+
+  const cancelled = await client.batches.cancel(ids[0]);
+  t.match(cancelled.status, /^cancel/);
+  t.equal((await rejection(client.batches.retrieve('batch_missing'))).status, 404);
+  const bad = await rejection(client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '48h' as '24h' }));
+  t.equal(bad.status, 400);
+  const notJson = await fetch(`${client.baseURL}/batches`, { method: 'POST', body: '{oops', headers: { 'content-type': 'application/json' } });
+  t.equal(notJson.status, 400);
+  t.match(((await notJson.json()) as any).error.message, /could not parse the JSON body/);
+});

@@ -13,6 +13,9 @@ import { createFileStore, type EmulatorFileStore } from './file-store.ts';
 import { createRequestHandler, DEFAULT_LIMITS, type EmulatorLimits } from './server.ts';
 import { UploadStore } from './uploads.ts';
 
+/** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
+export const DEFAULT_BATCH_DURATION_MS = 2000;
+
 export interface EmulatorOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
@@ -65,6 +68,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!Number.isSafeInteger(value) || value < 1) throw new OptionError('INVALID_OPTION', `limits.${name} must be a whole number ≥ 1, got ${value}`);
   }
   const clock = options.clock ?? new EmulatorClock();
+  const batchDurationMs = options.batchDurationMs ?? DEFAULT_BATCH_DURATION_MS;
   const faults = new FaultPlan({ rate: options.faultRate ?? 0, seed: options.seed ?? 1, ...(options.faultKinds ? { kinds: options.faultKinds } : {}) });
 
   const files = await createFileStore({ clock, ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }) });
@@ -79,7 +83,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     store: files,
     clock,
     ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
-    ...(options.batchDurationMs === undefined ? {} : { batchDurationMs: options.batchDurationMs }),
+    batchDurationMs,
     ...(options.errorRate === undefined ? {} : { errorRate: options.errorRate }),
     ...(options.tokenLimit === undefined ? {} : { tokenLimit: options.tokenLimit }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
@@ -94,7 +98,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const closing = new AbortController();
   const server = createServer(
-    { keepAliveTimeout: 5_000 },
+    // No overall request deadline: a local upload of several GB may take longer than Node's default 5 minutes.
+    { keepAliveTimeout: 5_000, requestTimeout: 0 },
     createRequestHandler({
       files,
       uploads,
@@ -103,6 +108,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       clock,
       limits,
       signal: closing.signal,
+      pollAfterMs: pollAfterMs(batchDurationMs),
       ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
       ...(options.log === undefined ? {} : { log: options.log }),
     }),
@@ -139,6 +145,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
 
   return { url: `http://${host}:${actualPort}`, port: actualPort, clock, batches, faults, files, uploads, close };
+}
+
+/** A tenth of a batch's run, within 50 ms … 2 s: a few polls per batch, none wasted in a tight loop. */
+function pollAfterMs(batchDurationMs: number): number {
+  return Math.min(2000, Math.max(50, Math.round(batchDurationMs / 10)));
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -48,6 +48,8 @@ export interface ServerContext {
   clock: EmulatorClock;
   limits: EmulatorLimits;
   apiKey?: string;
+  /** Sent as `openai-poll-after-ms` with a batch that is still running. */
+  pollAfterMs?: number;
   /** Aborted when the emulator closes, ending slow replies. */
   signal: AbortSignal;
   /** Where unexpected errors are reported (never with request headers). */
@@ -68,7 +70,7 @@ const routes: Array<[method: string, pattern: RegExp, handler: Handler]> = [
   ['POST', /^\/v1\/uploads\/([^/]+)\/cancel$/, async (ctx, req, [id]) => (await drain(req), { json: await ctx.uploads.cancel(id) })],
   ['POST', /^\/v1\/batches$/, async (ctx, req) => ({ json: await ctx.batches.create(await readJson(req, ctx.limits.maxJsonBytes)) })],
   ['GET', /^\/v1\/batches$/, listBatches],
-  ['GET', /^\/v1\/batches\/([^/]+)$/, async (ctx, _req, [id]) => ({ json: ctx.batches.retrieve(id) })],
+  ['GET', /^\/v1\/batches\/([^/]+)$/, retrieveBatch],
   ['POST', /^\/v1\/batches\/([^/]+)\/cancel$/, async (ctx, req, [id]) => (await drain(req), { json: await ctx.batches.cancel(id) })],
 ];
 
@@ -267,6 +269,17 @@ async function addUploadPart(ctx: ServerContext, req: IncomingMessage, [id]: str
   });
   if (!form.file) throw new EmulatorHttpError(400, "Missing required parameter: 'data'.", { param: 'data' });
   return { json: form.file.body };
+}
+
+/** Batch statuses after which nothing changes: no point asking again. */
+const SETTLED_STATUSES = new Set(['completed', 'failed', 'expired', 'cancelled']);
+
+async function retrieveBatch(ctx: ServerContext, _req: IncomingMessage, [id]: string[]): Promise<RouteReply> {
+  const batch = ctx.batches.retrieve(id) as { status?: string };
+  // Tells pollers how soon a change is worth looking for, scaled to the emulator's batch duration.
+  const headers: Record<string, string> =
+    ctx.pollAfterMs !== undefined && !SETTLED_STATUSES.has(batch.status ?? '') ? { 'openai-poll-after-ms': String(ctx.pollAfterMs) } : {};
+  return { json: batch, headers };
 }
 
 async function listBatches(ctx: ServerContext, _req: IncomingMessage, _params: string[], query: URLSearchParams): Promise<RouteReply> {

@@ -174,6 +174,11 @@ export class UploadStore {
       await this.parts.delete(blob.id);
       throw this.notPending(record);
     }
+    // Parts sent in parallel each checked the total before the others landed.
+    if (record.parts.reduce((sum, part) => sum + part.bytes, blob.bytes) > this.limits.maxUploadBytes) {
+      await this.parts.delete(blob.id);
+      throw new EmulatorHttpError(413, `Upload ${id} would exceed ${this.limits.maxUploadBytes} bytes.`, { param: 'data', code: 'upload_too_large' });
+    }
     const part: PartRecord = { id: newId('part_'), object: 'upload.part', created_at: this.clock.nowSeconds(), upload_id: id, bytes: blob.bytes, blobId: blob.id };
     record.parts.push(part);
     await this.save(record);
