@@ -45,6 +45,62 @@ export async function writeDemoInput(path: string, requests: number): Promise<vo
   await pipeline(Readable.from(lines()), createWriteStream(path));
 }
 
+/**
+ * Upload → submit → poll → download for finished shards, with the official
+ * SDK: one batch per shard, tagged with the run id and shard index. Returns
+ * the downloaded output and error files. (The dedicated upload, submit, poll
+ * and download stages will take this over, with retries and resume.)
+ */
+export async function runShardsOnApi(
+  client: OpenAI,
+  shards: readonly ShardDescriptor[],
+  resultsDir: string,
+  options: { runId: string; signal?: AbortSignal | undefined; log?: (line: string) => void; pollMs?: number },
+): Promise<string[]> {
+  const { signal } = options;
+  const batches = await Promise.all(
+    shards.map(async (shard) => {
+      const file = await client.files.create(
+        { file: await toFile(await openAsBlob(shard.path), basename(shard.path)), purpose: 'batch' },
+        { signal },
+      );
+      return client.batches.create(
+        {
+          input_file_id: file.id,
+          endpoint: shard.endpoint as OpenAI.BatchCreateParams['endpoint'],
+          completion_window: '24h',
+          metadata: { run: options.runId, shard: String(shard.index), model: shard.model },
+        },
+        { signal },
+      );
+    }),
+  );
+  options.log?.(`uploaded and submitted ${batches.length} batches (run ${options.runId})`);
+
+  await mkdir(resultsDir, { recursive: true });
+  const resultFiles: string[] = [];
+  for (const submitted of batches) {
+    let batch = submitted;
+    while (!TERMINAL.has(batch.status)) {
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 100));
+      batch = await client.batches.retrieve(batch.id, { signal });
+    }
+    if (batch.status !== 'completed') {
+      throw new BatchFailedError('BATCH_FAILED', `batch ended ${batch.status}`, { batchId: batch.id });
+    }
+    const counts = batch.request_counts;
+    options.log?.(`${batch.id} ${batch.status}: ${counts?.completed ?? 0} completed, ${counts?.failed ?? 0} failed`);
+    for (const fileId of [batch.output_file_id, batch.error_file_id]) {
+      if (!fileId) continue;
+      const path = join(resultsDir, `${fileId}.jsonl`);
+      const response = await client.files.content(fileId, { signal });
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(path));
+      resultFiles.push(path);
+    }
+  }
+  return resultFiles;
+}
+
 function log(io: CommandIO, line: string): void {
   io.stderr.write(`${line}\n`);
 }
@@ -87,47 +143,11 @@ export async function runDemo(
     log(io, `sharded into ${shards.length} files (≤ ${options.maxRequests} requests, one endpoint and model each)`);
 
     const runId = `demo-${started.toString(36)}`;
-    const batches = await Promise.all(
-      shards.map(async (shard) => {
-        const file = await client.files.create(
-          { file: await toFile(await openAsBlob(shard.path), basename(shard.path)), purpose: 'batch' },
-          { signal: io.signal },
-        );
-        return client.batches.create(
-          {
-            input_file_id: file.id,
-            endpoint: shard.endpoint as OpenAI.BatchCreateParams['endpoint'],
-            completion_window: '24h',
-            metadata: { run: runId, shard: String(shard.index), model: shard.model },
-          },
-          { signal: io.signal },
-        );
-      }),
-    );
-    log(io, `uploaded and submitted ${batches.length} batches (run ${runId})`);
-
-    const resultsDir = join(options.outDir, 'results');
-    await mkdir(resultsDir, { recursive: true });
-    const resultFiles: string[] = [];
-    for (const submitted of batches) {
-      let batch = submitted;
-      while (!TERMINAL.has(batch.status)) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        batch = await client.batches.retrieve(batch.id, { signal: io.signal });
-      }
-      if (batch.status !== 'completed') {
-        throw new BatchFailedError('BATCH_FAILED', `batch ended ${batch.status}`, { batchId: batch.id });
-      }
-      const counts = batch.request_counts;
-      log(io, `${batch.id} ${batch.status}: ${counts?.completed ?? 0} completed, ${counts?.failed ?? 0} failed`);
-      for (const fileId of [batch.output_file_id, batch.error_file_id]) {
-        if (!fileId) continue;
-        const path = join(resultsDir, `${fileId}.jsonl`);
-        const response = await client.files.content(fileId, { signal: io.signal });
-        await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(path));
-        resultFiles.push(path);
-      }
-    }
+    const resultFiles = await runShardsOnApi(client, shards, join(options.outDir, 'results'), {
+      runId,
+      signal: io.signal,
+      log: (line) => log(io, line),
+    });
     log(io, `downloaded ${resultFiles.length} output and error files (lines in shuffled order)`);
 
     const outputPath = join(options.outDir, 'joined.jsonl');
