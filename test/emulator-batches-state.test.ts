@@ -19,7 +19,7 @@ t.test('with stateDir a batch that was running when the engine stopped finishes 
   const done = await first.engine.create({ input_file_id: fileId, endpoint, completion_window: '24h', metadata: { run: 'done' } });
   await waitForStatus(first.engine, done.id, TERMINAL);
   const running = await first.engine.create({ input_file_id: fileId, endpoint, completion_window: '24h', metadata: { run: 'running' } });
-  await waitForStatus(first.engine, running.id, ['in_progress']);
+  await waitForStatus(first.engine, running.id, ['in_progress', 'finalizing', 'completed']);
   await first.engine.close();
   const before = first.engine.retrieve(done.id);
   t.same((await readdir(path.join(stateDir, 'batches'))).sort(), [`${done.id}.json`, `${running.id}.json`].sort(), 'one record per batch, no temp files');
