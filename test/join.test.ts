@@ -225,3 +225,19 @@ t.test('cleans its temp directory when the consumer stops early or the signal ab
   t.ok(early instanceof BatchlineError && early.code === 'ABORTED', 'an aborted signal stops it before it starts');
   t.same(readdirSync(dir.dir).sort(), ['input.jsonl', 'out.jsonl']);
 });
+
+t.test('reads files past its read buffer, with lines longer than the buffer, from paths', async (t) => {
+  const dir = scratch(t);
+  const ids = Array.from({ length: 4000 }, (_, i) => `req-${i}`);
+  const pad = 'p'.repeat(400);
+  const input = dir.file('input.jsonl', jsonl(ids.map((id) => request(id, { pad }))));
+  const long = { ...resultFor('req-1234', 'succeeded'), response: { status_code: 200, request_id: 'big', body: { text: 'z'.repeat(3_000_000) } } };
+  const rest = ids.filter((id) => id !== 'req-1234').map((id) => resultFor(id, 'rejected'));
+  const out = dir.file('out.jsonl', jsonl([...rest.slice(0, 2000), long, ...rest.slice(2000)].reverse()));
+  const results = await collect(joinResults({ input, results: [out], tempDir: dir.dir, maxPartitionBytes: 1 << 20 }));
+  t.same(results.map((r) => r.custom_id), ids);
+  t.equal(results.filter((r) => r.status === 'rejected').length, 3999);
+  t.equal((results[1234].response?.body as { text: string }).text.length, 3_000_000);
+  await t.rejects(collect(joinResults({ input, results: [out], tempDir: dir.dir, maxLineBytes: 2_000_000 })), { code: 'LINE_TOO_LARGE', line: 2000 });
+  t.same(leftovers(dir.dir), []);
+});

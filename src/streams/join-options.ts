@@ -23,7 +23,7 @@ export interface JoinOptions {
   onIssue?: (issue: JoinError) => void;
   /** Where the temp directory goes (default: os.tmpdir()). It is removed on success, error and abort. */
   tempDir?: string;
-  /** Fewest input requests per partition (default 16,384). */
+  /** Fewest input requests per partition (default 4,096). */
   partitionRequests?: number;
   /** Most partition files written at once (default 256). */
   maxPartitions?: number;
@@ -133,7 +133,7 @@ export function normalizeJoinOptions(options: JoinOptions): NormalizedJoinOption
     includeRequest: options.includeRequest === true,
     onIssue: options.onIssue,
     tempDir: options.tempDir,
-    partitionRequests: whole(options.partitionRequests, 'partitionRequests', 16_384, 1),
+    partitionRequests: whole(options.partitionRequests, 'partitionRequests', 4096, 1),
     maxPartitions: whole(options.maxPartitions, 'maxPartitions', 256, 1, 4096),
     maxPartitionBytes: whole(options.maxPartitionBytes, 'maxPartitionBytes', 32 << 20, 1024, 2 ** 31),
     spillBufferBytes: whole(options.spillBufferBytes, 'spillBufferBytes', 8 << 20, 1024),

@@ -192,6 +192,7 @@ async function* emitInOrder(
   dir: string,
 ): AsyncGenerator<JoinedResult> {
   const loadOptions = {
+    reuse: { buffer: Buffer.alloc(0) },
     dir,
     maxPartitionBytes: options.maxPartitionBytes,
     maxSingleOrdinalBytes: Math.max(options.maxPartitionBytes, 2 * options.maxLineBytes + 64),

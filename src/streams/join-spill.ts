@@ -4,7 +4,7 @@
  * at a time (cutting any that grew too large for memory into smaller ones).
  */
 import { createReadStream } from 'node:fs';
-import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, BatchlineError, JoinError, OverflowError, abortMessage, throwIfAborted } from '../errors.ts';
 import { LineSplitter } from '../core/lines.ts';
@@ -28,9 +28,57 @@ export interface LineBatch {
 
 const READ_CHUNK_BYTES = 1 << 20;
 
-function chunksOf(source: ByteSource, signal: AbortSignal | undefined): AsyncIterable<Buffer | Uint8Array | string> {
-  if (typeof source === 'string') return createReadStream(source, { highWaterMark: READ_CHUNK_BYTES, signal });
-  return source;
+/**
+ * Reads a file through one reused buffer, yielding views that end just after
+ * a line break (the last one excepted), so no line is ever split between two
+ * views. A view is valid only until the generator is resumed: reusing the
+ * buffer instead of allocating a chunk per read keeps dead chunks from piling
+ * up between garbage collections. A line longer than the buffer grows it, up
+ * to just past maxLineBytes, where the line splitter refuses the line.
+ */
+async function* fileChunks(path: string, maxLineBytes: number, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    let buffer = Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+    let held = 0;
+    for (;;) {
+      throwIfAborted(signal);
+      if (held === buffer.length) {
+        if (buffer.length > maxLineBytes + 2) {
+          yield buffer.subarray(0, held);
+          held = 0;
+          continue;
+        }
+        const bigger = Buffer.allocUnsafeSlow(Math.min(buffer.length * 2, maxLineBytes + 3));
+        buffer.copy(bigger, 0, 0, held);
+        buffer = bigger;
+      }
+      const { bytesRead } = await handle.read(buffer, held, buffer.length - held, null);
+      if (bytesRead === 0) {
+        if (held > 0) yield buffer.subarray(0, held);
+        return;
+      }
+      const end = held + bytesRead;
+      const lastBreak = buffer.lastIndexOf(0x0a, end - 1);
+      if (lastBreak === -1) {
+        held = end;
+        continue;
+      }
+      yield buffer.subarray(0, lastBreak + 1);
+      buffer.copy(buffer, 0, lastBreak + 1, end);
+      held = end - lastBreak - 1;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function chunksOf(
+  source: ByteSource,
+  maxLineBytes: number,
+  signal: AbortSignal | undefined,
+): AsyncIterable<Buffer | Uint8Array | string> {
+  return typeof source === 'string' ? fileChunks(source, maxLineBytes, signal) : source;
 }
 
 function unreadable(err: unknown, source: ByteSource, signal: AbortSignal | undefined): unknown {
@@ -44,7 +92,8 @@ function unreadable(err: unknown, source: ByteSource, signal: AbortSignal | unde
 
 /**
  * Yields a source's lines one chunk at a time. Lines are views into the
- * chunk (no copy); `onChunk` sees every raw chunk first (to spool it).
+ * chunk (no copy), valid until the next batch is asked for; `onChunk` sees
+ * every raw chunk first (to spool it).
  */
 export async function* lineBatches(
   source: ByteSource,
@@ -58,7 +107,7 @@ export async function* lineBatches(
     batch.numbers.push(line);
   });
   try {
-    for await (const raw of chunksOf(source, signal)) {
+    for await (const raw of chunksOf(source, maxLineBytes, signal)) {
       throwIfAborted(signal);
       const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
       if (onChunk) await onChunk(chunk);
@@ -75,29 +124,35 @@ export async function* lineBatches(
   if (batch.lines.length > 0) yield batch;
 }
 
-interface Pending {
+interface PartitionFile {
   handle: FileHandle;
-  path: string;
-  chunks: Buffer[];
-  bytes: number;
+  /** The buffer being filled, allocated on first use. */
+  current: Buffer | undefined;
+  used: number;
+  /** Filled buffers (or slices) waiting to be written, in order. */
+  full: Buffer[];
   written: number;
 }
 
 /**
- * Buffered writers for the partition files. The buffers share one budget:
- * past it every partition is flushed, so the memory they hold stays below
- * `bufferBudget` plus one source chunk, however many lines arrive.
+ * Buffered writers for the partition files. Each line is copied into its
+ * partition's buffer, so the source chunk it came from is free at once; a
+ * buffer that fills is written at the next `drain()`. Memory: one buffer of
+ * `bufferBudget / count` bytes (16 KiB–1 MiB) per partition, plus what one
+ * source chunk fills before the drain.
  */
 export class PartitionWriter {
   readonly paths: string[] = [];
-  private readonly files: Pending[] = [];
-  private buffered = 0;
-  private readonly partitionFlushBytes: number;
-  private readonly bufferBudget: number;
+  private readonly files: PartitionFile[] = [];
+  private readonly bufferBytes: number;
+  /** Written buffers kept for reuse, at most half the budget's worth. */
+  private readonly spare: Buffer[] = [];
+  private readonly maxSpare: number;
+  private fullCount = 0;
 
   private constructor(bufferBudget: number, count: number) {
-    this.bufferBudget = bufferBudget;
-    this.partitionFlushBytes = Math.max(64 * 1024, Math.min(1 << 20, Math.floor(bufferBudget / Math.max(1, count))));
+    this.bufferBytes = Math.max(16 * 1024, Math.min(1 << 20, Math.floor(bufferBudget / Math.max(1, count))));
+    this.maxSpare = Math.max(1, Math.floor(bufferBudget / 2 / this.bufferBytes));
   }
 
   static async create(dir: string, prefix: string, count: number, bufferBudget: number): Promise<PartitionWriter> {
@@ -106,7 +161,7 @@ export class PartitionWriter {
       for (let k = 0; k < count; k++) {
         const path = join(dir, `${prefix}-${k}.bin`);
         writer.paths.push(path);
-        writer.files.push({ handle: await open(path, 'w'), path, chunks: [], bytes: 0, written: 0 });
+        writer.files.push({ handle: await open(path, 'w'), current: undefined, used: 0, full: [], written: 0 });
       }
     } catch (err) {
       await writer.close();
@@ -115,30 +170,39 @@ export class PartitionWriter {
     return writer;
   }
 
-  /** Queues one record; call `drain()` after each batch of appends. */
+  /** Copies one record in; call `drain()` after each batch of appends. */
   append(partition: number, header: RecordHeader, line: Buffer): void {
     const file = this.files[partition];
-    const head = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
-    writeRecordHeader(head, 0, header);
-    file.chunks.push(head, line);
     const bytes = RECORD_HEADER_BYTES + line.length;
-    file.bytes += bytes;
-    this.buffered += bytes;
-  }
-
-  /** Writes out what the budget no longer allows to keep. */
-  async drain(): Promise<void> {
-    const all = this.buffered >= this.bufferBudget;
-    const writes: Promise<void>[] = [];
-    for (const file of this.files) {
-      if (file.bytes > 0 && (all || file.bytes >= this.partitionFlushBytes)) writes.push(this.flush(file));
+    if (file.current && file.used + bytes > file.current.length) this.retire(file);
+    if (bytes > this.bufferBytes) {
+      // A line larger than a buffer travels alone.
+      const own = Buffer.allocUnsafe(bytes);
+      writeRecordHeader(own, 0, header);
+      line.copy(own, RECORD_HEADER_BYTES);
+      file.full.push(own);
+      this.fullCount++;
+      return;
     }
-    await Promise.all(writes);
+    if (!file.current) {
+      file.current = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.bufferBytes);
+      file.used = 0;
+    }
+    writeRecordHeader(file.current, file.used, header);
+    line.copy(file.current, file.used + RECORD_HEADER_BYTES);
+    file.used += bytes;
   }
 
-  /** Flushes and closes every file; the partition sizes in bytes. */
+  /** Writes the buffers that filled up. */
+  async drain(): Promise<void> {
+    if (this.fullCount === 0) return;
+    await Promise.all(this.files.filter((file) => file.full.length > 0).map((file) => this.writeFull(file)));
+  }
+
+  /** Writes everything and closes every file; the partition sizes in bytes. */
   async finish(): Promise<number[]> {
-    await Promise.all(this.files.filter((file) => file.bytes > 0).map((file) => this.flush(file)));
+    for (const file of this.files) if (file.current && file.used > 0) this.retire(file);
+    await this.drain();
     await this.close();
     return this.files.map((file) => file.written);
   }
@@ -147,15 +211,24 @@ export class PartitionWriter {
     await Promise.allSettled(this.files.map((file) => file.handle.close()));
   }
 
-  private async flush(file: Pending): Promise<void> {
-    const chunks = file.chunks;
-    const bytes = file.bytes;
-    file.chunks = [];
-    file.bytes = 0;
-    this.buffered -= bytes;
-    // writev takes at most IOV_MAX (1024) buffers per call on Linux.
-    for (let i = 0; i < chunks.length; i += 1024) await file.handle.writev(chunks.slice(i, i + 1024));
-    file.written += bytes;
+  private retire(file: PartitionFile): void {
+    file.full.push(file.current!.subarray(0, file.used));
+    this.fullCount++;
+    file.current = undefined;
+    file.used = 0;
+  }
+
+  private async writeFull(file: PartitionFile): Promise<void> {
+    const buffers = file.full;
+    file.full = [];
+    this.fullCount -= buffers.length;
+    await file.handle.writev(buffers);
+    for (const buffer of buffers) {
+      file.written += buffer.length;
+      if (buffer.buffer.byteLength === this.bufferBytes && this.spare.length < this.maxSpare) {
+        this.spare.push(Buffer.from(buffer.buffer, buffer.byteOffset, this.bufferBytes));
+      }
+    }
   }
 }
 
@@ -215,7 +288,29 @@ async function* readRecords(path: string, signal: AbortSignal | undefined): Asyn
   if (carry.length > 0) throw new JoinError('SPILL_CORRUPT', `the temp file ${path} ends inside a record`);
 }
 
+/**
+ * Reads a whole partition file into the shared buffer (grown when needed):
+ * one partition is in memory at a time, so one buffer serves them all.
+ */
+async function readInto(path: string, bytes: number, reuse: { buffer: Buffer }): Promise<Buffer> {
+  if (reuse.buffer.length < bytes) reuse.buffer = Buffer.allocUnsafeSlow(Math.max(bytes, reuse.buffer.length * 2));
+  const handle = await open(path, 'r');
+  try {
+    let at = 0;
+    while (at < bytes) {
+      const { bytesRead } = await handle.read(reuse.buffer, at, bytes - at, at);
+      if (bytesRead === 0) throw new JoinError('SPILL_CORRUPT', `the temp file ${path} is shorter than it was`);
+      at += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return reuse.buffer.subarray(0, bytes);
+}
+
 export interface PartitionLoadOptions {
+  /** The buffer partitions are read into; a partition is valid until the next one is loaded. */
+  reuse: { buffer: Buffer };
   dir: string;
   maxPartitionBytes: number;
   /** A single ordinal's results may exceed maxPartitionBytes up to this many bytes. */
@@ -246,9 +341,8 @@ export async function* loadInOrder(
         `the results for input request ${range.first + 1} hold ${bytes} bytes, over the ${options.maxSingleOrdinalBytes}-byte cap`,
       );
     }
-    const buffer = await readFile(path, { signal: options.signal });
+    yield new LoadedPartition(range, await readInto(path, bytes, options.reuse));
     await rm(path, { force: true });
-    yield new LoadedPartition(range, buffer);
     return;
   }
   const parts = splitRange(range, bytes, options.maxPartitionBytes, 64);
