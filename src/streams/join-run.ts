@@ -119,9 +119,16 @@ async function resolveAmbiguous(
   return exact;
 }
 
+const sourceNames = new WeakMap<NormalizedJoinOptions, string[]>();
+
+/** `results[2] (out.jsonl)`: how messages name a result source (built once per join). */
 function sourceName(options: NormalizedJoinOptions, source: number): string {
-  const given = options.results[source].source;
-  return typeof given === 'string' ? `results[${options.results[source].index}] (${given})` : `results[${options.results[source].index}]`;
+  let names = sourceNames.get(options);
+  if (!names) {
+    names = options.results.map(({ index, source: given }) => (typeof given === 'string' ? `results[${index}] (${given})` : `results[${index}]`));
+    sourceNames.set(options, names);
+  }
+  return names[source];
 }
 
 function issue(options: NormalizedJoinOptions, error: JoinError): void {
