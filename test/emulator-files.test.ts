@@ -177,6 +177,7 @@ t.test('answers an unknown route or method with a 404 in the error shape', async
     t.equal(reply.status, 404, `${method} ${path}`);
     t.same(await reply.json(), { error: { message: `Invalid URL (${method} ${path.replace(/\/$/, '') || '/'})`, type: 'invalid_request_error', param: null, code: null } });
   }
+  t.equal((await fetch(`${emulator.url}/v1/files/%E0%A4%A`)).status, 400, 'a malformed escape in an id is a 400, not a crash');
 });
 
 t.test('files and batches survive a close and restart on the same state directory', async (t) => {

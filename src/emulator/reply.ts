@@ -148,3 +148,14 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
     );
   }
 }
+
+/** A whole-number query parameter within bounds; absent is undefined, anything else a 400 naming it. */
+export function intParam(query: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const raw = query.get(name);
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new EmulatorHttpError(400, `Invalid value for '${name}': expected a whole number from ${min} to ${max}.`, { param: name, code: 'invalid_value' });
+  }
+  return n;
+}

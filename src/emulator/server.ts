@@ -5,11 +5,12 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EmulatorHttpError, type EmulatorClock, type FileObject } from './contracts.ts';
+import { EmulatorHttpError, type EmulatorClock } from './contracts.ts';
 import type { Fault, FaultPlan } from './faults.ts';
-import { fileTtlSeconds, type EmulatorFileStore } from './file-store.ts';
-import { limitBytes, readMultipart } from './multipart.ts';
-import { drain, errorReply, readJson, resetMidRequest, sendReply, type RouteReply } from './reply.ts';
+import type { EmulatorFileStore } from './file-store.ts';
+import { createFile, deleteFile, fileContent, listFiles, retrieveFile } from './files-api.ts';
+import { readMultipart } from './multipart.ts';
+import { drain, errorReply, intParam, readJson, resetMidRequest, sendReply, type RouteReply } from './reply.ts';
 import type { UploadStore } from './uploads.ts';
 
 /** The batch engine as the server uses it. */
@@ -38,8 +39,6 @@ export const DEFAULT_LIMITS: EmulatorLimits = {
   maxJsonBytes: 1024 * 1024,
 };
 
-export const FILE_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
-
 export interface ServerContext {
   files: EmulatorFileStore;
   uploads: UploadStore;
@@ -56,12 +55,12 @@ export interface ServerContext {
   log?: (line: string) => void;
 }
 
-type Handler = (ctx: ServerContext, req: IncomingMessage, params: string[], query: URLSearchParams) => Promise<RouteReply>;
+export type Handler = (ctx: ServerContext, req: IncomingMessage, params: string[], query: URLSearchParams) => Promise<RouteReply>;
 
 const routes: Array<[method: string, pattern: RegExp, handler: Handler]> = [
   ['POST', /^\/v1\/files$/, createFile],
   ['GET', /^\/v1\/files$/, listFiles],
-  ['GET', /^\/v1\/files\/([^/]+)$/, async (ctx, _req, [id]) => ({ json: requireFile(ctx, id) })],
+  ['GET', /^\/v1\/files\/([^/]+)$/, retrieveFile],
   ['DELETE', /^\/v1\/files\/([^/]+)$/, deleteFile],
   ['GET', /^\/v1\/files\/([^/]+)\/content$/, fileContent],
   ['POST', /^\/v1\/uploads$/, async (ctx, req) => ({ json: await ctx.uploads.create(await readJson(req, ctx.limits.maxJsonBytes)) })],
@@ -117,9 +116,17 @@ function route(ctx: ServerContext, req: IncomingMessage, method: string, path: s
   for (const [routeMethod, pattern, handler] of routes) {
     if (routeMethod !== method) continue;
     const found = pattern.exec(path);
-    if (found) return handler(ctx, req, found.slice(1).map(decodeURIComponent), query);
+    if (found) return handler(ctx, req, found.slice(1).map(decodePathPart), query);
   }
   throw new EmulatorHttpError(404, `Invalid URL (${method} ${path})`);
+}
+
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new EmulatorHttpError(400, `Malformed percent-encoding in the path: ${JSON.stringify(part)}`);
+  }
 }
 
 function checkAuth(apiKey: string | undefined, header: string | undefined): void {
@@ -157,107 +164,6 @@ function faultError(fault: Fault): EmulatorHttpError {
   return new EmulatorHttpError(500, 'The server had an error while processing your request. Sorry about that!', { type: 'server_error' });
 }
 
-function requireFile(ctx: ServerContext, id: string): FileObject {
-  const file = ctx.files.get(id);
-  if (!file) throw new EmulatorHttpError(404, `No such File object: ${id}`, { param: 'id' });
-  return file;
-}
-
-async function createFile(ctx: ServerContext, req: IncomingMessage): Promise<RouteReply> {
-  const maxBytes = ctx.limits.maxFileBytes;
-  const form = await readMultipart(req, {
-    fileField: 'file',
-    stage: (content) =>
-      ctx.files.stage(
-        limitBytes(content, maxBytes, () => new EmulatorHttpError(413, `File is larger than the ${maxBytes}-byte limit.`, { param: 'file', code: 'file_too_large' })),
-      ),
-    discard: (body) => ctx.files.discard(body),
-  });
-  const file = form.file;
-  try {
-    if (!file) throw new EmulatorHttpError(400, "Missing required parameter: 'file'.", { param: 'file' });
-    const purpose = form.fields.purpose;
-    if (purpose === undefined) throw new EmulatorHttpError(400, "Missing required parameter: 'purpose'.", { param: 'purpose' });
-    if (!(FILE_PURPOSES as readonly string[]).includes(purpose)) {
-      throw new EmulatorHttpError(400, `Invalid value for 'purpose': ${JSON.stringify(purpose)}; expected one of ${FILE_PURPOSES.join(', ')}.`, {
-        param: 'purpose',
-        code: 'invalid_value',
-      });
-    }
-    const filename = file.filename || 'upload';
-    if ((purpose === 'batch' || purpose === 'fine-tune') && !filename.toLowerCase().endsWith('.jsonl')) {
-      throw new EmulatorHttpError(400, `Invalid file format for ${purpose === 'batch' ? 'Batch API' : 'fine-tuning'}. Must be .jsonl`, {
-        param: 'file',
-        code: 'invalid_file_format',
-      });
-    }
-    if (file.body.bytes === 0) throw new EmulatorHttpError(400, 'File is empty.', { param: 'file', code: 'empty_file' });
-    const ttl = fileTtlSeconds(purpose, expiresAfterField(form.fields));
-    const created = await ctx.files.commit(file.body, {
-      filename,
-      purpose,
-      expiresAt: ttl === null ? null : ctx.clock.nowSeconds() + ttl,
-    });
-    return { json: created };
-  } catch (err) {
-    if (file) await ctx.files.discard(file.body);
-    throw err;
-  }
-}
-
-/** `expires_after[anchor]` / `expires_after[seconds]`, as form encoders spell a nested object. */
-function expiresAfterField(fields: Record<string, string>): { anchor: string | undefined; seconds: number } | undefined {
-  const anchor = fields['expires_after[anchor]'];
-  const seconds = fields['expires_after[seconds]'];
-  if (anchor === undefined && seconds === undefined) return undefined;
-  return { anchor, seconds: seconds === undefined || seconds.trim() === '' ? NaN : Number(seconds) };
-}
-
-async function listFiles(ctx: ServerContext, _req: IncomingMessage, _params: string[], query: URLSearchParams): Promise<RouteReply> {
-  const limit = intParam(query, 'limit', 1, 10_000) ?? 10_000;
-  const order = query.get('order') ?? 'desc';
-  if (order !== 'asc' && order !== 'desc') {
-    throw new EmulatorHttpError(400, "Invalid value for 'order': expected 'asc' or 'desc'.", { param: 'order', code: 'invalid_value' });
-  }
-  const purpose = query.get('purpose');
-  // list() is in creation order; a stable sort keeps that order among files made in the same second.
-  let files = ctx.files.list().filter((file) => purpose === null || file.purpose === purpose);
-  files = order === 'asc' ? files : files.reverse();
-  const after = query.get('after');
-  if (after !== null) {
-    const at = files.findIndex((file) => file.id === after);
-    if (at < 0) throw new EmulatorHttpError(400, `No such File object: ${after} (the 'after' cursor).`, { param: 'after' });
-    files = files.slice(at + 1);
-  }
-  const page = files.slice(0, limit);
-  return {
-    json: {
-      object: 'list',
-      data: page,
-      first_id: page[0]?.id ?? null,
-      last_id: page.at(-1)?.id ?? null,
-      has_more: files.length > page.length,
-    },
-  };
-}
-
-async function deleteFile(ctx: ServerContext, req: IncomingMessage, [id]: string[]): Promise<RouteReply> {
-  await drain(req);
-  requireFile(ctx, id);
-  await ctx.files.delete(id);
-  return { json: { id, object: 'file', deleted: true } };
-}
-
-async function fileContent(ctx: ServerContext, _req: IncomingMessage, [id]: string[]): Promise<RouteReply> {
-  const file = requireFile(ctx, id);
-  const filename = file.filename.replace(/["\\\r\n]/g, '_');
-  return {
-    stream: ctx.files.read(id),
-    length: file.bytes,
-    headers: { 'content-disposition': `attachment; filename="${filename}"` },
-  };
-}
-
 async function addUploadPart(ctx: ServerContext, req: IncomingMessage, [id]: string[]): Promise<RouteReply> {
   ctx.uploads.retrieve(id); // 404 before reading a body for an upload that does not exist
   // The upload store stages and caps the part's bytes as they stream in.
@@ -286,14 +192,4 @@ async function listBatches(ctx: ServerContext, _req: IncomingMessage, _params: s
   const limit = intParam(query, 'limit', 1, 100);
   const after = query.get('after') ?? undefined;
   return { json: ctx.batches.list({ ...(limit === undefined ? {} : { limit }), ...(after === undefined ? {} : { after }) }) };
-}
-
-function intParam(query: URLSearchParams, name: string, min: number, max: number): number | undefined {
-  const raw = query.get(name);
-  if (raw === null) return undefined;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new EmulatorHttpError(400, `Invalid value for '${name}': expected a whole number from ${min} to ${max}.`, { param: name, code: 'invalid_value' });
-  }
-  return n;
 }
