@@ -200,4 +200,5 @@ t.test('with stateDir batches survive an emulator restart, results included', as
   t.equal(batch.status, 'completed');
   t.same(batch.metadata, { keep: 'yes' });
   t.equal((await fileLines(second.client, batch.output_file_id)).length, 10);
+  await second.emulator.close(); // before the teardown that removes its state directory
 });

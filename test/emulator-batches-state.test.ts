@@ -2,6 +2,8 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { EmulatorClock } from '../src/emulator/contracts.ts';
+import { BatchEngine } from '../src/emulator/batches.ts';
 import { chatLines, putInput, readLines, sleep, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
 
 const endpoint = '/v1/chat/completions';
@@ -26,7 +28,6 @@ t.test('with stateDir a batch that was running when the engine stopped finishes 
 
   await sleep(50);
   const second = await startEngine({ stateDir, batchDurationMs: 400 });
-  t.teardown(() => second.engine.close());
   t.same(second.engine.retrieve(done.id), before, 'a finished batch comes back exactly as it was');
   t.same(second.engine.list().data.map((b) => b.id), [running.id, done.id], 'still newest first');
   const { batch } = await waitForStatus(second.engine, running.id, TERMINAL);
@@ -34,9 +35,11 @@ t.test('with stateDir a batch that was running when the engine stopped finishes 
   t.same(batch.request_counts, { total: 30, completed: 30, failed: 0 });
   const ids = (await readLines(second.store, batch.output_file_id)).map((line) => line.custom_id);
   t.equal(new Set(ids).size, 30, 'every request answered once');
+  // Closed here, not in a teardown: the state directory goes in a teardown, and an engine must stop before its directory does.
+  await second.engine.close();
   const third = await startEngine({ stateDir });
-  t.teardown(() => third.engine.close());
   t.equal(third.engine.retrieve(running.id).status, 'completed', 'the finish itself was saved');
+  await third.engine.close();
 });
 
 t.test('a cancel saved before a stop completes after the restart', async (t) => {
@@ -47,12 +50,12 @@ t.test('a cancel saved before a stop completes after the restart', async (t) => 
   await first.engine.cancel(created.id);
   await first.engine.close();
   const second = await startEngine({ stateDir, batchDurationMs: 1_000_000 });
-  t.teardown(() => second.engine.close());
   t.equal(second.engine.retrieve(created.id).status, 'cancelling');
   second.clock.advance(100_000);
   const { batch } = await waitForStatus(second.engine, created.id, TERMINAL);
   t.equal(batch.status, 'cancelled');
   t.equal((await readLines(second.store, batch.error_file_id)).filter((l) => l.error?.code === 'batch_cancelled').length, 10);
+  await second.engine.close();
 });
 
 t.test('restoring ignores an unfinished temp write and refuses a corrupt record with a code', async (t) => {
@@ -76,4 +79,39 @@ t.test('engine options are checked with a coded error', async (t) => {
   for (const options of [{ batchDurationMs: -1 }, { errorRate: 1.5 }, { tokenLimit: 0 }]) {
     await t.rejects(startEngine(options), { code: 'INVALID_OPTION' }, JSON.stringify(options));
   }
+});
+
+t.test('a result file the store cannot write fails the batch with a reason, and the engine stays usable', async (t) => {
+  const { engine: _unused, store, clock } = await startEngine();
+  await _unused.close();
+  let refuse = true;
+  const flakyStore = {
+    create: (meta: { filename: string; purpose: string }, content: AsyncIterable<Buffer>) =>
+      meta.purpose === 'batch_output' && refuse ? Promise.reject(new Error('disk full')) : store.create(meta, content),
+    get: (id: string) => store.get(id),
+    read: (id: string) => store.read(id),
+    delete: (id: string) => store.delete(id),
+    list: () => store.list(),
+  };
+  const engine = new BatchEngine({ store: flakyStore, clock, batchDurationMs: 20 });
+  t.teardown(() => engine.close());
+  const fileId = await putInput(store, chatLines(3));
+  const failed = await engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
+  const { batch } = await waitForStatus(engine, failed.id, TERMINAL);
+  t.match(batch, { status: 'failed', output_file_id: null, errors: { data: [{ code: 'internal_error', message: /disk full/ }] } });
+  refuse = false;
+  const next = await engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
+  t.equal((await waitForStatus(engine, next.id, TERMINAL)).batch.status, 'completed');
+});
+
+t.test('a state directory that cannot be written makes create fail loudly', async (t) => {
+  const dir = await tempDir(t);
+  const blocker = path.join(dir, 'not-a-dir');
+  await writeFile(blocker, 'x');
+  const { engine, store } = await startEngine();
+  await engine.close();
+  const stuck = new BatchEngine({ store, clock: new EmulatorClock(), stateDir: blocker, batchDurationMs: 20 });
+  const fileId = await putInput(store, chatLines(1));
+  await t.rejects(stuck.create({ input_file_id: fileId, endpoint, completion_window: '24h' }), { code: 'ENOTDIR' });
+  await t.rejects(stuck.close(), { code: 'EMULATOR_STATE_WRITE_FAILED' });
 });

@@ -7,6 +7,7 @@
  * write partial results. Every status change is saved when a state
  * directory is in use.
  */
+import { BatchlineError } from '../errors.ts';
 import type { EmulatorClock, FileStore } from './contracts.ts';
 import { PlanTotals, writeResultFiles } from './batch-results.ts';
 import { COMPLETION_WINDOW_SECONDS, TERMINAL_STATUSES, type BatchObject, type BatchRecord, type BatchStateDir } from './batch-state.ts';
@@ -48,6 +49,7 @@ export class BatchLifecycle {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
   private closed = false;
+  private unexpected: unknown = null;
   private readonly onAdvance = (): void => {
     for (const record of this.records.values()) this.step(record);
   };
@@ -105,6 +107,9 @@ export class BatchLifecycle {
     for (const runtime of this.runtimes.values()) for (const wake of runtime.waiters.splice(0)) wake();
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     await this.state?.flush();
+    if (this.unexpected) {
+      throw new BatchlineError('EMULATOR_INTERNAL_ERROR', `the batch engine failed: ${(this.unexpected as Error).message}`, { cause: this.unexpected });
+    }
   }
 
   private runtime(record: BatchRecord): Runtime {
@@ -141,9 +146,16 @@ export class BatchLifecycle {
     }
   }
 
+  /** Keeps in-flight work where close() can wait for it; a failure no handler expected is kept for close() to report. */
   private track<T>(promise: Promise<T>): void {
     this.pending.add(promise);
-    void promise.finally(() => this.pending.delete(promise));
+    promise.then(
+      () => this.pending.delete(promise),
+      (err: unknown) => {
+        this.pending.delete(promise);
+        this.unexpected ??= err;
+      },
+    );
   }
 
   startCheck(record: BatchRecord): void {
@@ -290,7 +302,7 @@ export class BatchLifecycle {
       outputExpiresAfterSeconds: record.outputExpiresAfterSeconds,
       signal: this.abort.signal,
     }).then(
-      async ({ outputFileId, errorFileId }) => {
+      ({ outputFileId, errorFileId }) => {
         runtime.writing = false;
         if (this.closed) return;
         runtime.written = true;
@@ -298,7 +310,7 @@ export class BatchLifecycle {
         batch.error_file_id = errorFileId;
         batch.request_counts = totals.counts(done, true);
         batch.usage = totals.usage(done);
-        await this.persist(record);
+        this.persistInBackground(record);
         this.step(record);
       },
       (err: unknown) => {
