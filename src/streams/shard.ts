@@ -1,11 +1,11 @@
-import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BatchlineError, OptionError } from '../errors.ts';
 import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
 import type { ShardDescriptor, ValidRequest } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
+import { ShardFile } from './shard-file.ts';
 
 export const DEFAULT_WRITE_BUFFER_BYTES = 512 * 1024;
 
@@ -29,19 +29,8 @@ export interface ShardStats {
 
 interface OpenShard {
   plan: PlannedShard;
-  path: string;
-  file: FileHandle | undefined;
-  /** Two write buffers, reused: one fills while the other is being written. */
-  buffers: Buffer[];
-  active: number;
-  pendingBytes: number;
-  written: number;
-  writing: Promise<void> | undefined;
-  sha256: Hash;
-  md5: Hash;
+  file: ShardFile;
 }
-
-const NEWLINE = Buffer.from('\n');
 
 /**
  * Valid requests → shard files, one ShardDescriptor per finished file. Each
@@ -108,7 +97,7 @@ export class RequestSharder extends Transform {
       .then(() => {
         const unfinished = [...this.open.values()];
         this.open.clear();
-        return Promise.allSettled(unfinished.map((shard) => discard(shard)));
+        return Promise.allSettled(unfinished.map((shard) => shard.file.discard()));
       })
       .then(() => callback(error));
   }
@@ -121,19 +110,8 @@ export class RequestSharder extends Transform {
     const size = raw === undefined ? Buffer.byteLength(text as string) : raw.length;
     const placement = this.plan.place(value.url, value.body.model, size + 1, line, value.custom_id);
     if (placement.closedBefore) await this.finishShard(placement.closedBefore);
-    let shard = this.open.get(placement.shard.index);
-    if (!shard) shard = await this.openShard(placement.shard);
-    if (shard.pendingBytes + size + 1 > this.writeBufferBytes) await this.flushPending(shard);
-    if (size + 1 > this.writeBufferBytes) {
-      // Larger than a whole buffer: written on its own.
-      await this.writeOut(shard, Buffer.concat([raw ?? Buffer.from(text as string), NEWLINE]));
-    } else {
-      const buffer = (shard.buffers[shard.active] ??= Buffer.allocUnsafe(this.writeBufferBytes));
-      if (raw) raw.copy(buffer, shard.pendingBytes);
-      else buffer.write(text as string, shard.pendingBytes, 'utf8');
-      buffer[shard.pendingBytes + size] = 0x0a;
-      shard.pendingBytes += size + 1;
-    }
+    const shard = this.open.get(placement.shard.index) ?? (await this.openShard(placement.shard));
+    await shard.file.append(raw, text, size);
     this.counts.requests++;
     if (raw) this.counts.rawRequests++;
     if (placement.closedAfter) await this.finishShard(placement.shard);
@@ -144,54 +122,15 @@ export class RequestSharder extends Transform {
       await mkdir(this.dir, { recursive: true });
       this.dirReady = true;
     }
-    const shard: OpenShard = {
-      plan,
-      path: this.shardPath(plan.index),
-      file: undefined,
-      buffers: [],
-      active: 0,
-      pendingBytes: 0,
-      written: 0,
-      writing: undefined,
-      sha256: createHash('sha256'),
-      md5: createHash('md5'),
-    };
+    const shard: OpenShard = { plan, file: new ShardFile(plan.index, this.shardPath(plan.index), this.writeBufferBytes) };
     // Registered before the open so that a destroy meanwhile removes the file too.
     this.open.set(plan.index, shard);
-    try {
-      shard.file = await open(shard.path, 'w');
-    } catch (err) {
-      throw ioError(err, 'open', shard);
-    }
+    await shard.file.open();
     if (this.destroyed) {
-      await discard(shard);
+      await shard.file.discard();
       throw new BatchlineError('SHARD_DISCARDED', `shard ${plan.index} was opened after the stream was destroyed`, { shard: plan.index });
     }
     return shard;
-  }
-
-  /**
-   * Hands the gathered lines to the file. One write per shard stays in
-   * flight while the next lines are parsed, so the disk and the CPU overlap;
-   * memory stays at two buffers per open shard.
-   */
-  private async flushPending(shard: OpenShard): Promise<void> {
-    if (shard.pendingBytes === 0) return;
-    const data = shard.buffers[shard.active].subarray(0, shard.pendingBytes);
-    await this.writeOut(shard, data);
-    // The other buffer's write has completed (writeOut waited for it), so it is free to fill.
-    shard.active ^= 1;
-    shard.pendingBytes = 0;
-  }
-
-  /** Hashes `data` and starts its write once the shard's previous write is done. */
-  private async writeOut(shard: OpenShard, data: Buffer): Promise<void> {
-    await shard.writing;
-    shard.sha256.update(data);
-    shard.md5.update(data);
-    shard.writing = writeAll(shard, data);
-    // Awaited by the next write or the finish; marked handled here so a destroy in between stays quiet.
-    shard.writing.catch(() => undefined);
   }
 
   /**
@@ -202,11 +141,10 @@ export class RequestSharder extends Transform {
   private async finishShard(plan: PlannedShard): Promise<void> {
     const shard = this.open.get(plan.index);
     if (!shard) return;
-    await this.flushPending(shard);
+    await shard.file.flush();
     const previous = this.finishing;
     const finishing = (async () => {
       await previous;
-      await shard.writing;
       await this.seal(shard);
     })();
     finishing.catch(() => undefined);
@@ -214,21 +152,13 @@ export class RequestSharder extends Transform {
     await previous;
   }
 
-  private async seal(shard: OpenShard): Promise<void> {
-    const plan = shard.plan;
-    if (shard.written !== plan.bytes) {
-      throw new BatchlineError('SHARD_SIZE_MISMATCH', `shard ${plan.index} holds ${shard.written} bytes, ${plan.bytes} planned`, {
+  private async seal({ plan, file }: OpenShard): Promise<void> {
+    const digests = await file.seal();
+    if (file.written !== plan.bytes) {
+      throw new BatchlineError('SHARD_SIZE_MISMATCH', `shard ${plan.index} holds ${file.written} bytes, ${plan.bytes} planned`, {
         shard: plan.index,
       });
     }
-    const file = shard.file as FileHandle;
-    try {
-      await file.sync();
-      await file.close();
-    } catch (err) {
-      throw ioError(err, 'fsync', shard);
-    }
-    shard.file = undefined;
     // A descriptor nobody will read would leave an unknown file behind.
     if (this.destroyed) return;
     this.open.delete(plan.index);
@@ -236,47 +166,17 @@ export class RequestSharder extends Transform {
     this.counts.bytes += plan.bytes;
     const descriptor: ShardDescriptor = {
       index: plan.index,
-      path: shard.path,
+      path: file.path,
       bytes: plan.bytes,
       requests: plan.requests,
       endpoint: plan.endpoint,
       model: plan.model,
       firstLine: plan.firstLine,
       lastLine: plan.lastLine,
-      sha256: shard.sha256.digest('hex'),
-      md5: shard.md5.digest('hex'),
+      ...digests,
     };
     this.push(descriptor);
   }
-}
-
-async function writeAll(shard: OpenShard, data: Buffer): Promise<void> {
-  const file = shard.file as FileHandle;
-  try {
-    let offset = 0;
-    while (offset < data.length) {
-      const { bytesWritten } = await file.write(data, offset, data.length - offset);
-      offset += bytesWritten;
-    }
-  } catch (err) {
-    throw ioError(err, 'write', shard);
-  }
-  shard.written += data.length;
-}
-
-async function discard(shard: OpenShard): Promise<void> {
-  const file = shard.file;
-  shard.file = undefined;
-  await file?.close().catch(() => undefined);
-  await rm(shard.path, { force: true });
-}
-
-function ioError(err: unknown, action: string, shard: OpenShard): BatchlineError {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return new BatchlineError('SHARD_WRITE_FAILED', `could not ${action} ${shard.path}${code ? ` (${code})` : ''}: ${(err as Error).message}`, {
-    shard: shard.plan.index,
-    cause: err,
-  });
 }
 
 export function createSharder(options: SharderOptions): RequestSharder {

@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { BatchlineError } from '../errors.ts';
+
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * One shard file being written: lines gather in one of two reused buffers
+ * while the other is on its way to disk, so parsing and writing overlap and
+ * no buffer is allocated per write. sha256 and md5 are computed on the way.
+ */
+export class ShardFile {
+  readonly index: number;
+  readonly path: string;
+  /** Bytes that have reached the file. */
+  written = 0;
+  private file: FileHandle | undefined;
+  private readonly bufferBytes: number;
+  private readonly buffers: Buffer[] = [];
+  private active = 0;
+  private pendingBytes = 0;
+  private writing: Promise<void> | undefined;
+  private readonly sha256 = createHash('sha256');
+  private readonly md5 = createHash('md5');
+
+  constructor(index: number, path: string, bufferBytes: number) {
+    this.index = index;
+    this.path = path;
+    this.bufferBytes = bufferBytes;
+  }
+
+  async open(): Promise<void> {
+    try {
+      this.file = await open(this.path, 'w');
+    } catch (err) {
+      throw this.ioError(err, 'open');
+    }
+  }
+
+  /** Appends one line and its `\n`: `raw` bytes as they are, or `text` encoded; `size` is its UTF-8 length. */
+  async append(raw: Buffer | undefined, text: string | undefined, size: number): Promise<void> {
+    if (this.pendingBytes + size + 1 > this.bufferBytes) await this.flush();
+    if (size + 1 > this.bufferBytes) {
+      // Larger than a whole buffer: written on its own.
+      await this.writeOut(Buffer.concat([raw ?? Buffer.from(text as string), NEWLINE]));
+      return;
+    }
+    const buffer = (this.buffers[this.active] ??= Buffer.allocUnsafe(this.bufferBytes));
+    if (raw) raw.copy(buffer, this.pendingBytes);
+    else buffer.write(text as string, this.pendingBytes, 'utf8');
+    buffer[this.pendingBytes + size] = 0x0a;
+    this.pendingBytes += size + 1;
+  }
+
+  /** Starts writing what has gathered; resolves once the buffer to fill next is free. */
+  async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    await this.writeOut(this.buffers[this.active].subarray(0, this.pendingBytes));
+    // writeOut waited for the other buffer's write, so it is free to fill.
+    this.active ^= 1;
+    this.pendingBytes = 0;
+  }
+
+  /** Waits for the last write, fsyncs and closes; returns the digests of everything written. */
+  async seal(): Promise<{ sha256: string; md5: string }> {
+    await this.flush();
+    await this.writing;
+    const file = this.file as FileHandle;
+    try {
+      await file.sync();
+      await file.close();
+    } catch (err) {
+      throw this.ioError(err, 'fsync');
+    }
+    this.file = undefined;
+    return { sha256: this.sha256.digest('hex'), md5: this.md5.digest('hex') };
+  }
+
+  /** Closes (after any write under way) and removes the file. */
+  async discard(): Promise<void> {
+    await this.writing?.catch(() => undefined);
+    const file = this.file;
+    this.file = undefined;
+    await file?.close().catch(() => undefined);
+    await rm(this.path, { force: true });
+  }
+
+  private async writeOut(data: Buffer): Promise<void> {
+    await this.writing;
+    this.sha256.update(data);
+    this.md5.update(data);
+    this.writing = this.writeAll(data);
+    // Awaited by the next write or the seal; marked handled here so a destroy in between stays quiet.
+    this.writing.catch(() => undefined);
+  }
+
+  private async writeAll(data: Buffer): Promise<void> {
+    const file = this.file;
+    if (!file) throw this.ioError(new Error('the file is closed'), 'write');
+    try {
+      let offset = 0;
+      while (offset < data.length) {
+        const { bytesWritten } = await file.write(data, offset, data.length - offset);
+        offset += bytesWritten;
+      }
+    } catch (err) {
+      throw this.ioError(err, 'write');
+    }
+    this.written += data.length;
+  }
+
+  private ioError(err: unknown, action: string): BatchlineError {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    return new BatchlineError('SHARD_WRITE_FAILED', `could not ${action} ${this.path}${code ? ` (${code})` : ''}: ${(err as Error).message}`, {
+      shard: this.index,
+      cause: err,
+    });
+  }
+}
