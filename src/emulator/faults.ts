@@ -6,6 +6,7 @@
  * the answer (the "lost response" case: the client cannot know whether its
  * upload or batch exists, and a blind retry creates a second one).
  */
+import { seededRandom } from '../core/seeded-random.ts';
 import { OptionError } from '../errors.ts';
 
 export const FAULT_KINDS = ['429', '500', '503', 'reset-request', 'reset-response', 'truncate', 'slow'] as const;
@@ -76,7 +77,7 @@ export class FaultPlan {
   private readonly rules: ActiveRule[] = [];
   private rate = 0;
   private kinds: readonly FaultKind[] = FAULT_KINDS;
-  private random: () => number = mulberry32(1);
+  private random: () => number = seededRandom(1);
 
   constructor(random?: RandomFaults) {
     if (random) this.setRandom(random);
@@ -120,7 +121,7 @@ export class FaultPlan {
       }
       this.kinds = random.kinds;
     }
-    this.random = mulberry32(random.seed ?? 1);
+    this.random = seededRandom(random.seed ?? 1);
   }
 
   /** Decides the fault for one request, if any, and records it. */
@@ -160,17 +161,5 @@ function toFault(rule: FaultRule): Fault {
     delayMs: rule.delayMs ?? 50,
     chunkBytes: rule.chunkBytes,
     fraction: rule.fraction ?? 0.5,
-  };
-}
-
-/** A small seeded generator: the same seed gives the same faults on every run. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
