@@ -29,7 +29,7 @@ export interface JoinOptions {
   maxPartitions?: number;
   /** Largest partition loaded into memory; larger ones are cut first (default 32 MiB). */
   maxPartitionBytes?: number;
-  /** Memory shared by the spill write buffers (default 8 MiB). */
+  /** Memory shared by the spill write buffers (default 4 MiB). */
   spillBufferBytes?: number;
   /** Longest input or result line (default 200,000,000 bytes). */
   maxLineBytes?: number;
@@ -136,7 +136,7 @@ export function normalizeJoinOptions(options: JoinOptions): NormalizedJoinOption
     partitionRequests: whole(options.partitionRequests, 'partitionRequests', 4096, 1),
     maxPartitions: whole(options.maxPartitions, 'maxPartitions', 256, 1, 4096),
     maxPartitionBytes: whole(options.maxPartitionBytes, 'maxPartitionBytes', 32 << 20, 1024, 2 ** 31),
-    spillBufferBytes: whole(options.spillBufferBytes, 'spillBufferBytes', 8 << 20, 1024),
+    spillBufferBytes: whole(options.spillBufferBytes, 'spillBufferBytes', 4 << 20, 1024),
     maxLineBytes: whole(options.maxLineBytes, 'maxLineBytes', DEFAULT_MAX_LINE_BYTES, 1),
     maxAmbiguousIds: whole(options.maxAmbiguousIds, 'maxAmbiguousIds', 1_000_000, 1),
     signal: options.signal,

@@ -293,7 +293,8 @@ async function* readRecords(path: string, signal: AbortSignal | undefined): Asyn
  * one partition is in memory at a time, so one buffer serves them all.
  */
 async function readInto(path: string, bytes: number, reuse: { buffer: Buffer }): Promise<Buffer> {
-  if (reuse.buffer.length < bytes) reuse.buffer = Buffer.allocUnsafeSlow(Math.max(bytes, reuse.buffer.length * 2));
+  // Rounded up to 1 MiB so that partitions of similar size share one allocation.
+  if (reuse.buffer.length < bytes) reuse.buffer = Buffer.allocUnsafeSlow(Math.ceil(bytes / 2 ** 20) * 2 ** 20);
   const handle = await open(path, 'r');
   try {
     let at = 0;

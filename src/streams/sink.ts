@@ -49,7 +49,7 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
 
   const sink = new Writable({
     objectMode: true,
-    highWaterMark: 256,
+    highWaterMark: 32,
     write(result: unknown, _encoding, callback) {
       writeOut(`${JSON.stringify(result)}\n`, callback);
     },
