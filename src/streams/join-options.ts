@@ -3,7 +3,7 @@ import { OptionError, type JoinError } from '../errors.ts';
 import { hashBytes } from '../core/custom-id-index.ts';
 import { DEFAULT_MAX_LINE_BYTES } from '../core/lines.ts';
 import type { ResultStatus } from '../types.ts';
-import type { ByteSource } from './join-spill.ts';
+import type { ByteSource } from './join-lines.ts';
 
 /** A result file: a path, a Readable or an async iterable of bytes. Null, undefined and "" (absent file ids) are skipped. */
 export type ResultSource = ByteSource | null | undefined;

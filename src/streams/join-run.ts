@@ -16,11 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JoinError, OverflowError, ValidationError, throwIfAborted } from '../errors.ts';
 import { AMBIGUOUS, CustomIdIndex, MAX_INDEXED_REQUESTS, NOT_FOUND } from '../core/custom-id-index.ts';
-import { customIdOf, customIdText, parseResultLine, requestIdOf, resultStatus, type LineOrigin } from '../core/join-status.ts';
+import { customIdOf, customIdText, parseResultLine, requestIdOf } from '../core/join-status.ts';
 import { isBlank } from '../core/lines.ts';
 import { planPartitions } from '../core/partition.ts';
-import type { BatchRequest, BatchResultLine, JoinedResult } from '../types.ts';
-import { PartitionWriter, lineBatches, loadInOrder, type ByteSource, type LoadedPartition } from './join-spill.ts';
+import type { JoinedResult } from '../types.ts';
+import { lineBatches, type ByteSource } from './join-lines.ts';
+import { PartitionWriter, writeAll } from './join-partition-writer.ts';
+import { issue, joinOne, sourceName, unknownId } from './join-match.ts';
+import { loadInOrder, type LoadedPartition } from './join-spill.ts';
 import type { JoinStats, NormalizedJoinOptions } from './join-options.ts';
 
 export async function* runJoin(options: NormalizedJoinOptions, stats: JoinStats): AsyncGenerator<JoinedResult> {
@@ -56,7 +59,7 @@ async function indexInput(options: NormalizedJoinOptions, index: CustomIdIndex, 
     spool = await open(again, 'w');
   }
   try {
-    const write = spool ? async (chunk: Buffer) => void (await spool.write(chunk)) : undefined;
+    const write = spool ? (chunk: Buffer) => writeAll(spool, [chunk]) : undefined;
     for await (const batch of lineBatches(options.input, options.maxLineBytes, options.signal, write)) {
       for (let i = 0; i < batch.lines.length; i++) {
         const bytes = batch.lines[i];
@@ -119,23 +122,6 @@ async function resolveAmbiguous(
   return exact;
 }
 
-const sourceNames = new WeakMap<NormalizedJoinOptions, string[]>();
-
-/** `results[2] (out.jsonl)`: how messages name a result source (built once per join). */
-function sourceName(options: NormalizedJoinOptions, source: number): string {
-  let names = sourceNames.get(options);
-  if (!names) {
-    names = options.results.map(({ index, source: given }) => (typeof given === 'string' ? `results[${index}] (${given})` : `results[${index}]`));
-    sourceNames.set(options, names);
-  }
-  return names[source];
-}
-
-function issue(options: NormalizedJoinOptions, error: JoinError): void {
-  if (!options.onIssue) throw error;
-  options.onIssue(error);
-}
-
 /** Pass 2. Returns the bytes spilled per partition. */
 async function spillResults(
   options: NormalizedJoinOptions,
@@ -179,14 +165,6 @@ async function spillResults(
     await writer.close();
     throw err;
   }
-}
-
-function unknownId(origin: LineOrigin, customId: string): JoinError {
-  return new JoinError(
-    'UNKNOWN_CUSTOM_ID',
-    `${origin.source} line ${origin.line}: custom_id ${JSON.stringify(customId)} is not in the input`,
-    { line: origin.line, customId },
-  );
 }
 
 /** Pass 3. */
@@ -237,56 +215,4 @@ async function* emitInOrder(
 
 function inputChanged(which: 'more' | 'fewer'): JoinError {
   return new JoinError('INPUT_CHANGED', `the input changed while it was joined: it now holds ${which} requests than when indexed`);
-}
-
-function joinOne(
-  options: NormalizedJoinOptions,
-  stats: JoinStats,
-  partition: LoadedPartition,
-  ordinal: number,
-  bytes: Buffer,
-  line: number,
-): JoinedResult {
-  const customId = customIdText(requestIdOf(bytes, { source: 'input', line }));
-  let chosen: { result: BatchResultLine; raw: Buffer } | undefined;
-  for (const record of partition.recordsFor(ordinal)) {
-    const origin = { source: sourceName(options, record.header.source), line: record.header.line };
-    const result = parseResultLine(record.line, origin);
-    // The index matched hashes; only the strings decide.
-    if (result.custom_id !== customId) {
-      stats.unknown++;
-      issue(options, unknownId(origin, result.custom_id));
-    } else if (!chosen) {
-      chosen = { result, raw: record.line };
-    } else if (record.line.equals(chosen.raw)) {
-      stats.duplicates++;
-      options.onIssue?.(
-        new JoinError('DUPLICATE_RESULT', `${origin.source} line ${origin.line}: repeats the result for input line ${line}`, {
-          line: origin.line,
-          customId,
-        }),
-      );
-    } else {
-      stats.conflicting++;
-      issue(
-        options,
-        new JoinError(
-          'CONFLICTING_RESULT',
-          `${origin.source} line ${origin.line}: a second, different result for custom_id ${JSON.stringify(customId)} (input line ${line}); the first one read is kept`,
-          { line: origin.line, customId },
-        ),
-      );
-    }
-  }
-  const status = chosen ? resultStatus(chosen.result) : 'missing';
-  stats[status]++;
-  const joined: JoinedResult = {
-    custom_id: customId,
-    line,
-    status,
-    response: chosen ? chosen.result.response : null,
-    error: chosen ? chosen.result.error : null,
-  };
-  if (options.includeRequest) joined.request = JSON.parse(bytes.toString('utf8')) as BatchRequest;
-  return joined;
 }
