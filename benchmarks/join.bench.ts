@@ -18,7 +18,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { joinData } from './lib/join-data.ts';
+import { checkJoined, joinData } from './lib/join-data.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -91,6 +91,9 @@ for (const n of sizes) {
   const oursOut = join(data.dir, 'joined-ours.jsonl');
   const ours = await child('ours', [], oursOut, data.input, data.results, tempDir);
   process.stderr.write(`  ours:  ${JSON.stringify(ours)}\n`);
+  // Every line checked against the generated truth: order, line number, status.
+  const counts = await checkJoined(oursOut, n);
+  process.stderr.write(`  ours checked line by line: ${JSON.stringify(counts)}\n`);
   // With V8's defaults most of our peak is the young generation (Node 24 lets
   // it grow to 128 MB under a high allocation rate), not data we hold: the
   // live heap stays under 10 MB. A capped heap shows what the join needs; the

@@ -3,7 +3,7 @@
  * shuffled over four output files and one error file, as the Batch API
  * writes them. Deterministic for a given n; regenerated only when missing.
  */
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface JoinData {
@@ -27,13 +27,16 @@ function random(seed: number): () => number {
 const id = (ordinal: number) => `req-${String(ordinal).padStart(9, '0')}`;
 const FILLER = 'The quick brown fox jumps over the lazy dog. '.repeat(18);
 
-/** Which of the input's requests ends how: ~1% missing, ~3% in the error file. */
-function fate(ordinal: number): 'succeeded' | 'rejected' | 'expired' | 'failed' | 'missing' {
+type Fate = 'succeeded' | 'rejected' | 'expired' | 'cancelled' | 'failed' | 'missing';
+
+/** Which of the input's requests ends how: 1% missing, 4% in the error file. */
+function fate(ordinal: number): Fate {
   const k = ordinal % 100;
   if (k === 17) return 'missing';
   if (k === 31) return 'rejected';
   if (k === 53) return 'expired';
   if (k === 71) return 'failed';
+  if (k === 89) return 'cancelled';
   return 'succeeded';
 }
 
@@ -45,6 +48,8 @@ function resultLine(ordinal: number): string {
       return `{"id":"batch_req_${ordinal}","custom_id":"${customId}","response":{"status_code":400,"request_id":"${requestId}","body":{"error":{"message":"Invalid 'messages': empty content.","type":"invalid_request_error","param":"messages","code":null}}},"error":null}`;
     case 'expired':
       return `{"id":"batch_req_${ordinal}","custom_id":"${customId}","response":null,"error":{"code":"batch_expired","message":"This request could not be executed before the completion window expired."}}`;
+    case 'cancelled':
+      return `{"id":"batch_req_${ordinal}","custom_id":"${customId}","response":null,"error":{"code":"batch_cancelled","message":"This request was not executed because the batch was cancelled."}}`;
     case 'failed':
       return `{"id":"batch_req_${ordinal}","custom_id":"${customId}","response":null,"error":{"code":"server_error","message":"The server had an error while processing your request."}}`;
     default:
@@ -85,7 +90,7 @@ class BufferedFile {
 }
 
 export function joinData(root: string, n: number): JoinData {
-  const dir = join(root, `join-${n}`);
+  const dir = join(root, `join-v2-${n}`);
   const input = join(dir, 'input.jsonl');
   const results = [0, 1, 2, 3].map((k) => join(dir, `output-${k}.jsonl`)).concat(join(dir, 'errors.jsonl'));
   const done = join(dir, 'complete');
@@ -122,4 +127,30 @@ export function joinData(root: string, n: number): JoinData {
   }
   writeFileSync(done, `${bytes}\n`);
   return { dir, input, results, bytes };
+}
+
+/**
+ * Reads a joined JSONL file and checks it line by line against what the data
+ * was generated to say: request k at line k + 1, in order, with its status.
+ * Returns the count per status; throws at the first wrong line.
+ */
+export async function checkJoined(path: string, n: number): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  let ordinal = 0;
+  let carry = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const lines = (carry + (chunk as string)).split('\n');
+    carry = lines.pop() ?? '';
+    for (const line of lines) {
+      const result = JSON.parse(line) as { custom_id: string; line: number; status: string };
+      const want = fate(ordinal);
+      if (result.custom_id !== id(ordinal) || result.line !== ordinal + 1 || result.status !== want) {
+        throw new Error(`joined line ${ordinal + 1}: ${line.slice(0, 120)} — expected ${id(ordinal)} ${want}`);
+      }
+      counts[want] = (counts[want] ?? 0) + 1;
+      ordinal++;
+    }
+  }
+  if (carry !== '' || ordinal !== n) throw new Error(`joined file holds ${ordinal} lines, expected ${n}`);
+  return counts;
 }
