@@ -3,9 +3,10 @@
  * disk with `stateDir`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BatchlineError } from '../errors.ts';
+import { writeJsonAtomic } from '../io/atomic-write.ts';
 import type { BatchEndpoint } from '../types.ts';
 import type { BatchParams } from './batch-params.ts';
 import type { BatchErrorItem } from './input-check.ts';
@@ -135,19 +136,10 @@ export class BatchStateDir {
     }
   }
 
-  /** Writes to a temp file, fsyncs, then renames, so a crash leaves the old record or the new one. */
+  /** Saves one record atomically: a crash leaves the old record or the new one. */
   async save(record: BatchRecord): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const target = path.join(this.dir, `${record.batch.id}.json`);
-    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(JSON.stringify(record));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
+    await writeJsonAtomic(path.join(this.dir, `${record.batch.id}.json`), record);
   }
 
   async loadAll(): Promise<BatchRecord[]> {

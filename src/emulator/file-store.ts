@@ -12,6 +12,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { writeJsonAtomic } from '../io/atomic-write.ts';
 import { EmulatorClock, EmulatorHttpError, type FileObject, type FileStore } from './contracts.ts';
 
 /** A body whose every byte has arrived but which no file refers to yet. */
@@ -73,19 +74,6 @@ export async function createFileStore(options: FileStoreOptions = {}): Promise<E
   const clock = options.clock ?? new EmulatorClock();
   if (options.stateDir === undefined) return new MemoryFileStore(clock);
   return DiskFileStore.open(join(options.stateDir, 'files'), clock);
-}
-
-/** Writes JSON so a reader sees the old or the new content, never half: temp file, fsync, rename. */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(JSON.stringify(value));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
 }
 
 function notFound(id: string): EmulatorHttpError {

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EmulatorHttpError, type EmulatorClock, type FileObject } from './contracts.ts';
-import { DiskFileStore, fileTtlSeconds, MemoryFileStore, newId, writeJsonAtomic, type EmulatorFileStore } from './file-store.ts';
+import { writeJsonAtomic } from '../io/atomic-write.ts';
+import { DiskFileStore, fileTtlSeconds, MemoryFileStore, newId, type EmulatorFileStore } from './file-store.ts';
 import { limitBytes } from './multipart.ts';
 
 export interface UploadObject {
