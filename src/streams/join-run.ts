@@ -10,6 +10,11 @@
  *   3. emit   — walk the input again; load each partition as the walk reaches
  *               it, check the custom_id strings, and emit one result per
  *               request in input order.
+ *
+ * Temp disk: every result line plus a 16-byte header, and a copy of the input
+ * when it was given as a stream. Each partition file is deleted once loaded,
+ * so the disk used falls while results are emitted; the directory is removed
+ * on success, error, abort and early return.
  */
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
