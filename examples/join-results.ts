@@ -1,10 +1,10 @@
-// Join downloaded output and error files back to the input, in input order,
-// writing JSONL to a file and handing each result to a callback (a database insert).
+// Join downloaded output and error files back to the input, in input order:
+// every result goes to a callback (a database write, awaited, so a slow
+// database slows the join instead of filling memory) and to a JSONL file.
 // usage: node examples/join-results.ts input.jsonl joined.jsonl output.jsonl errors.jsonl …
-import { PassThrough } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createCallbackSink, createJoiner, createJsonlSink, type JoinedResult } from 'batchline';
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createJoiner, createJsonlSink, type JoinedResult } from 'batchline';
 
 const [input, joinedPath, ...resultFiles] = process.argv.slice(2);
 const counts = new Map<string, number>();
@@ -15,13 +15,15 @@ async function saveRow(result: JoinedResult): Promise<void> {
 }
 
 const joiner = createJoiner({ results: resultFiles });
-const toFile = createJsonlSink(joinedPath);
-const toDatabase = createCallbackSink(saveRow);
-// One joined stream, two sinks: the tee honours the slower one's backpressure.
-const tee = new PassThrough({ objectMode: true });
-await Promise.all([
-  pipeline(createReadStream(input), joiner, tee),
-  pipeline(tee, toFile),
-  pipeline(tee, toDatabase),
-]);
+await pipeline(
+  createReadStream(input),
+  joiner,
+  async function* (results: AsyncIterable<JoinedResult>) {
+    for await (const result of results) {
+      await saveRow(result);
+      yield result;
+    }
+  },
+  createJsonlSink(joinedPath),
+);
 console.log(`joined ${joiner.stats.requests} requests:`, Object.fromEntries(counts));
