@@ -10,6 +10,10 @@ const tapBin = require.resolve('tap/package.json').replace(/package\.json$/, 'di
 const args = [tapBin, '--reporter=tap', ...process.argv.slice(2)];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 
+// tap's own 100 % gate is off (.taprc); these floors hold the whole suite's coverage instead.
+const COVERAGE_FLOORS = { statements: 95, branches: 89, functions: 90, lines: 95 };
+const wholeSuite = process.argv.slice(2).every((arg) => arg.startsWith('-'));
+let coverage;
 let passed = 0;
 let failed = 0;
 const failures = [];
@@ -50,13 +54,30 @@ root.on('assert', (point) => {
   }
 });
 
+let pending = '';
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   root.write(chunk);
+  pending += chunk;
+  const lines = pending.split('\n');
+  pending = lines.pop();
+  for (const line of lines) {
+    const m = /^All files\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)/.exec(line);
+    if (m) coverage = { statements: +m[1], branches: +m[2], functions: +m[3], lines: +m[4] };
+  }
 });
 
 child.on('close', (code) => {
   root.end();
+  if (wholeSuite) {
+    const low = coverage
+      ? Object.entries(COVERAGE_FLOORS).filter(([kind, floor]) => coverage[kind] < floor)
+      : [['coverage', 'a report']];
+    if (low.length > 0) {
+      failed++;
+      failures.push(`coverage below its floor: ${low.map(([k, f]) => `${k} ${coverage?.[k] ?? 'none'} < ${f}`).join(', ')}`);
+    }
+  }
   if (failures.length > 0) process.stdout.write('\nfailed tests:\n' + failures.map((f) => `  ${f}\n`).join(''));
   if (code !== 0 && failed === 0) {
     // tap failed without a failing test: coverage or a crash outside any test.
