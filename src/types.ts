@@ -10,6 +10,11 @@ export const SUPPORTED_ENDPOINTS = [
 
 export type BatchEndpoint = (typeof SUPPORTED_ENDPOINTS)[number];
 
+export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
+
+/** The statuses a batch never leaves. */
+export const TERMINAL_BATCH_STATUSES: ReadonlySet<string> = new Set<BatchStatus>(['completed', 'failed', 'expired', 'cancelled']);
+
 /** One line of a Batch API input file. */
 export interface BatchRequest {
   custom_id: string;

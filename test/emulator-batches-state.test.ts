@@ -113,5 +113,6 @@ t.test('a state directory that cannot be written makes create fail loudly', asyn
   const stuck = new BatchEngine({ store, clock: new EmulatorClock(), stateDir: blocker, batchDurationMs: 20 });
   const fileId = await putInput(store, chatLines(1));
   await t.rejects(stuck.create({ input_file_id: fileId, endpoint, completion_window: '24h' }), { code: 'ENOTDIR' });
+  t.same(stuck.list({}).data, [], 'a create that could not be saved leaves no batch behind');
   await t.rejects(stuck.close(), { code: 'EMULATOR_STATE_WRITE_FAILED' });
 });

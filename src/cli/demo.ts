@@ -13,10 +13,8 @@ import { createValidator } from '../streams/validate.ts';
 import { createSharder } from '../streams/shard.ts';
 import { joinResults } from '../streams/join.ts';
 import { createJsonlSink } from '../streams/sink.ts';
-import type { BatchEndpoint, ResultStatus, ShardDescriptor } from '../types.ts';
+import { TERMINAL_BATCH_STATUSES, type BatchEndpoint, type ResultStatus, type ShardDescriptor } from '../types.ts';
 import { intOption, numberOption, parseCommandArgs, type Command, type CommandIO } from './command.ts';
-
-const TERMINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
 
 /** The three routes the demo input mixes, so the sharder has to keep them apart. */
 const ROUTES: Array<{ url: BatchEndpoint; model: string; body: (i: number) => Record<string, unknown> }> = [
@@ -81,7 +79,7 @@ export async function runShardsOnApi(
   const resultFiles: string[] = [];
   for (const submitted of batches) {
     let batch = submitted;
-    while (!TERMINAL.has(batch.status)) {
+    while (!TERMINAL_BATCH_STATUSES.has(batch.status)) {
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 100));
       batch = await client.batches.retrieve(batch.id, { signal });
     }

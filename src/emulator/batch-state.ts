@@ -7,11 +7,12 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BatchlineError } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic-write.ts';
-import type { BatchEndpoint } from '../types.ts';
+import { TERMINAL_BATCH_STATUSES, type BatchEndpoint, type BatchStatus } from '../types.ts';
+
+export type { BatchStatus };
 import type { BatchParams } from './batch-params.ts';
 import type { BatchErrorItem } from './input-check.ts';
 
-export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
 
 export interface BatchUsage {
   input_tokens: number;
@@ -64,7 +65,7 @@ export interface BatchRecord {
   inputTokens: number;
 }
 
-export const TERMINAL_STATUSES: ReadonlySet<BatchStatus> = new Set(['failed', 'completed', 'expired', 'cancelled']);
+export const TERMINAL_STATUSES = TERMINAL_BATCH_STATUSES as ReadonlySet<BatchStatus>;
 export const COMPLETION_WINDOW_SECONDS = 86_400;
 
 export function newBatchId(): string {

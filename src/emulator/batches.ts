@@ -35,7 +35,7 @@ export interface BatchList {
   has_more: boolean;
 }
 
-const DEFAULT_BATCH_DURATION_MS = 2000;
+export const DEFAULT_BATCH_DURATION_MS = 2000;
 
 export class BatchEngine {
   private readonly store: FileStore;
@@ -92,8 +92,9 @@ export class BatchEngine {
       outputExpiresAfterSeconds: parsed.outputExpiresAfterSeconds,
       inputTokens: 0,
     };
-    this.lifecycle.add(record);
+    // Saved before it is registered: a create whose state write fails leaves no batch behind.
     await this.lifecycle.persist(record);
+    this.lifecycle.add(record);
     this.lifecycle.startCheck(record);
     return this.lifecycle.snapshot(record);
   }

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { OptionError } from '../errors.ts';
-import { BatchEngine } from './batches.ts';
+import { BatchEngine, DEFAULT_BATCH_DURATION_MS } from './batches.ts';
 import { EmulatorClock } from './contracts.ts';
 import { FaultPlan, type FaultKind } from './faults.ts';
 import { createFileStore, type EmulatorFileStore } from './file-store.ts';
@@ -14,7 +14,6 @@ import { createRequestHandler, DEFAULT_LIMITS, type EmulatorLimits } from './ser
 import { UploadStore } from './uploads.ts';
 
 /** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
-export const DEFAULT_BATCH_DURATION_MS = 2000;
 
 export interface EmulatorOptions {
   /** 0 (the default) picks a free port. */

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TERMINAL_BATCH_STATUSES } from '../types.ts';
 import { EmulatorHttpError, type EmulatorClock } from './contracts.ts';
 import type { Fault, FaultPlan } from './faults.ts';
 import type { EmulatorFileStore } from './file-store.ts';
@@ -177,14 +178,12 @@ async function addUploadPart(ctx: ServerContext, req: IncomingMessage, [id]: str
   return { json: form.file.body };
 }
 
-/** Batch statuses after which nothing changes: no point asking again. */
-const SETTLED_STATUSES = new Set(['completed', 'failed', 'expired', 'cancelled']);
 
 async function retrieveBatch(ctx: ServerContext, _req: IncomingMessage, [id]: string[]): Promise<RouteReply> {
   const batch = ctx.batches.retrieve(id) as { status?: string };
   // Tells pollers how soon a change is worth looking for, scaled to the emulator's batch duration.
   const headers: Record<string, string> =
-    ctx.pollAfterMs !== undefined && !SETTLED_STATUSES.has(batch.status ?? '') ? { 'openai-poll-after-ms': String(ctx.pollAfterMs) } : {};
+    ctx.pollAfterMs !== undefined && !TERMINAL_BATCH_STATUSES.has(batch.status ?? '') ? { 'openai-poll-after-ms': String(ctx.pollAfterMs) } : {};
   return { json: batch, headers };
 }
 
