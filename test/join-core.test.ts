@@ -43,6 +43,10 @@ t.test('names the input line that has no usable custom_id', async (t) => {
   t.throws(() => requestIdOf(Buffer.from('[1,2]'), origin), { code: 'NOT_AN_OBJECT', line: 7 });
   t.throws(() => requestIdOf(Buffer.from('{"method":"POST"}'), origin), { code: 'MISSING_CUSTOM_ID', line: 7 });
   t.throws(() => requestIdOf(Buffer.from('{"custom_id": 12}'), origin), { code: 'INVALID_CUSTOM_ID', line: 7 });
+  // A bad escape inside the custom_id: the fast scan finds the span, decoding it must not throw uncoded.
+  t.equal(customIdOf(Buffer.from(String.raw`{"custom_id":"a\qb","x":1}`)), null);
+  t.throws(() => requestIdOf(Buffer.from(String.raw`{"custom_id":"a\qb","x":1}`), origin), { code: 'INVALID_JSON', line: 7 });
+  t.throws(() => requestIdOf(Buffer.from(String.raw`{"custom_id":"a\qb","x":1}`), origin, true), { code: 'INVALID_JSON', line: 7 });
 });
 
 t.test('gives every result its status', async (t) => {

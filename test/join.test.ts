@@ -152,6 +152,9 @@ t.test('refuses bad input and result lines with codes and line numbers', async (
     [jsonl([request('a'), request('b')]), jsonl([resultFor('a', 'succeeded'), '{"custom_id": "b", "response": null}']), { code: 'INVALID_RESULT_LINE', line: 2 }],
     [jsonl([request('a')]), jsonl(['not json']), { code: 'INVALID_RESULT_LINE', line: 1 }],
     [jsonl([request('a')]), jsonl(['{"custom_id": 3}']), { code: 'INVALID_RESULT_LINE', line: 1 }],
+    // A bad escape inside a custom_id, in the input and in a result file.
+    [jsonl([request('a'), String.raw`{"custom_id":"a\qb","method":"POST","url":"/v1/embeddings","body":{"model":"m"}}`]), '', { code: 'INVALID_JSON', line: 2 }],
+    [jsonl([request('a')]), jsonl([resultFor('a', 'succeeded'), String.raw`{"id":"1","custom_id":"a\q","response":null,"error":{"code":"x","message":"y"}}`]), { code: 'INVALID_RESULT_LINE', line: 2 }],
   ];
   for (const [inputText, resultText, expected] of cases) {
     const input = inputText ? dir.file('in.jsonl', inputText) : good;

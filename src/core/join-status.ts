@@ -34,7 +34,14 @@ export function customIdOf(bytes: Buffer, wholeLine = false): CustomIdBytes | nu
   const span = findTopLevelString(bytes, CUSTOM_ID_KEY, wholeLine);
   if (span && !span.escaped) return { bytes: bytes.subarray(span.start, span.end) };
   if (span) {
-    const text = JSON.parse(bytes.toString('utf8', span.start - 1, span.end + 1)) as string;
+    // The scan does not check escapes: a bad one (`\q`) makes the line invalid JSON, which the
+    // callers report as a coded error with its line, so it must not escape from here uncoded.
+    let text: string;
+    try {
+      text = JSON.parse(bytes.toString('utf8', span.start - 1, span.end + 1)) as string;
+    } catch {
+      return null;
+    }
     return { bytes: Buffer.from(text, 'utf8'), text };
   }
   let value: unknown;
