@@ -67,6 +67,19 @@ export function formatError(err: unknown): string {
   return `batchline: ${typeof code === 'string' ? code : 'UNEXPECTED'}: ${(err as Error)?.message ?? String(err)}`;
 }
 
+/**
+ * The real process's streams, and a signal that fires on the first SIGINT or
+ * SIGTERM so every stage stops and removes what it half-wrote (shard files,
+ * join temp dirs). A second Ctrl-C finds no handler and ends the process at once.
+ */
 function processIO(): CommandIO {
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    controller.abort(new Error(`interrupted by ${name}`));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal };
 }
