@@ -1,6 +1,6 @@
 import t from 'tap';
 import { AMBIGUOUS, CustomIdIndex, NOT_FOUND, hashBytes } from '../src/core/custom-id-index.ts';
-import { findTopLevelString } from '../src/core/json-scan.ts';
+import { findTopLevelString, isJsonText } from '../src/core/json-scan.ts';
 import { customIdOf, customIdText, parseResultLine, requestIdOf, resultStatus } from '../src/core/join-status.ts';
 import { planPartitions, splitRange } from '../src/core/partition.ts';
 import { resultFor } from './helpers/join-fixtures.ts';
@@ -121,4 +121,35 @@ t.test('with wholeLine, accepts only lines whose structure closes', async (t) =>
   t.notOk(whole('{"custom_id":"a"} x'), 'trailing bytes');
   t.notOk(whole('{"custom_id":"a" "b":1}'), 'missing comma');
   t.ok(findTopLevelString(Buffer.from('{"custom_id":"a",'), KEY), 'the fast form stops at the id');
+});
+
+t.test('isJsonText agrees with JSON.parse, line by line', async (t) => {
+  const lines = [
+    '{"custom_id":"a","body":{"n":[1,-0,2.5e-3,1E+2,true,false,null],"s":"\\u00e9\\n\\/\\"","o":{}}}',
+    ' [ ] ', '"x"', '0', '-1.5', 'null', '{"a":[{"b":[[]]}]}', '"\u00e9\ud83d\ude42"',
+    '{"n":tru}', '{"n":nul}', '{"n":falsey}', '{"n":01}', '{"n":1.}', '{"n":.5}', '{"n":+1}', '{"n":1e}', '{"n":-}',
+    '{"s":"a\\qb"}', '{"s":"\\u12G4"}', '{"s":"tab\there"}', '{"s":"open}', '{"a":1,}', '[1,]', '{"a" 1}', '{1:2}',
+    '{"a":1}}', '[1] x', '', '   ', '\ufeff{}', '{"a":[1}', '{"a":{"b":1]}', 'tr', 'f', 'n',
+  ];
+  for (const line of lines) {
+    let parses = true;
+    try {
+      JSON.parse(line);
+    } catch {
+      parses = false;
+    }
+    t.equal(isJsonText(Buffer.from(line)), parses, JSON.stringify(line));
+  }
+  // Invalid UTF-8 inside a string decodes to U+FFFD, which JSON.parse accepts; outside one it does not.
+  t.ok(isJsonText(Buffer.from([0x22, 0xff, 0x22])));
+  t.notOk(isJsonText(Buffer.from([0xff])));
+  t.ok(isJsonText(Buffer.from('['.repeat(10_000) + ']'.repeat(10_000))), 'deep nesting needs no recursion');
+});
+
+t.test('with checkLine, refuses an input line that is not JSON past its custom_id', async (t) => {
+  const origin = { source: 'input', line: 3 };
+  const broken = Buffer.from('{"custom_id":"a","method":"POST","body":{"n":tru}}');
+  t.same(customIdText(requestIdOf(broken, origin)), 'a', 'the fast scan alone stops at the id');
+  t.throws(() => requestIdOf(broken, origin, true), { code: 'INVALID_JSON', line: 3, message: /input line 3: not valid JSON/ });
+  t.same(customIdText(requestIdOf(Buffer.from('{"custom\\u005fid":"b","x":[1]}'), origin, true)), 'b', 'an escaped key is read by JSON.parse');
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { readdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { BatchlineError, JoinError } from '../src/errors.ts';
 import { joinResults } from '../src/streams/join.ts';
 import { normalizeJoinOptions, newJoinStats } from '../src/streams/join-options.ts';
@@ -155,11 +156,15 @@ t.test('refuses bad input and result lines with codes and line numbers', async (
     // A bad escape inside a custom_id, in the input and in a result file.
     [jsonl([request('a'), String.raw`{"custom_id":"a\qb","method":"POST","url":"/v1/embeddings","body":{"model":"m"}}`]), '', { code: 'INVALID_JSON', line: 2 }],
     [jsonl([request('a')]), jsonl([resultFor('a', 'succeeded'), String.raw`{"id":"1","custom_id":"a\q","response":null,"error":{"code":"x","message":"y"}}`]), { code: 'INVALID_RESULT_LINE', line: 2 }],
+    // Not JSON past a readable custom_id: refused as the parser refuses it, not joined.
+    [jsonl([request('b'), '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","n":tru}}']), jsonl([resultFor('a', 'succeeded')]), { code: 'INVALID_JSON', line: 2 }],
   ];
   for (const [inputText, resultText, expected] of cases) {
     const input = inputText ? dir.file('in.jsonl', inputText) : good;
     const results = resultText ? [dir.file('out.jsonl', resultText)] : [];
-    await t.rejects(collect(joinResults({ input, results, tempDir: dir.dir })), expected, JSON.stringify(expected));
+    for (const includeRequest of [false, true]) {
+      await t.rejects(collect(joinResults({ input, results, includeRequest, tempDir: dir.dir })), expected, `${JSON.stringify(expected)} includeRequest ${includeRequest}`);
+    }
   }
   await t.rejects(collect(joinResults({ input: good, results: [dir.file('long.jsonl', `{"custom_id":"a","x":"${'y'.repeat(200)}"}\n`)], maxLineBytes: 100, tempDir: dir.dir })), {
     code: 'LINE_TOO_LARGE',
@@ -168,6 +173,26 @@ t.test('refuses bad input and result lines with codes and line numbers', async (
   await t.rejects(collect(joinResults({ input: `${dir.dir}/absent.jsonl`, results: [], tempDir: dir.dir })), { code: 'INPUT_UNREADABLE' });
   t.throws(() => joinResults({ input: good, results: [42 as unknown as string] }), { code: 'INVALID_OPTION', message: /results\[0\]/ });
   t.throws(() => joinResults({ input: good, results: [], maxPartitionBytes: 10 }), { code: 'INVALID_OPTION', message: /maxPartitionBytes/ });
+  t.same(leftovers(dir.dir), []);
+});
+
+t.test('refuses with INVALID_JSON an echoed request whose line was broken after it was indexed', async (t) => {
+  const dir = scratch(t);
+  const ids = Array.from({ length: 3000 }, (_, i) => `r${String(i).padStart(5, '0')}`);
+  const lines = ids.map((id) => request(id, { n: 1 }));
+  const input = dir.file('input.jsonl', jsonl(lines));
+  const join = joinResults({ input, results: [], includeRequest: true, tempDir: dir.dir })[Symbol.asyncIterator]();
+  t.equal((await join.next()).value?.custom_id, ids[0]);
+  // The last pass reads the file 64 KiB at a time: a line near the end is read after this write.
+  const at = Buffer.byteLength(lines.slice(0, 2900).join('\n') + '\n');
+  const broken = lines[2900].replace('"n":1', '"n":t');
+  const handle = await open(input, 'r+');
+  await handle.write(broken, at);
+  await handle.close();
+  const rest: Promise<unknown> = (async () => {
+    for (;;) if ((await join.next()).done) return;
+  })();
+  await t.rejects(rest, { code: 'INVALID_JSON', line: 2901, message: /input line 2901/ });
   t.same(leftovers(dir.dir), []);
 });
 

@@ -4,7 +4,7 @@
  */
 import { JoinError, ParseError, ValidationError } from '../errors.ts';
 import type { BatchResultLine, ResultStatus } from '../types.ts';
-import { findTopLevelString } from './json-scan.ts';
+import { findTopLevelString, isJsonText } from './json-scan.ts';
 
 const CUSTOM_ID_KEY = Buffer.from('custom_id');
 
@@ -57,11 +57,15 @@ export function customIdOf(bytes: Buffer, wholeLine = false): CustomIdBytes | nu
 
 /**
  * The custom_id of an input line, or a coded error naming the line. With
- * `checkLine`, a line whose JSON structure does not close is refused too.
+ * `checkLine`, a line that is not valid JSON as a whole is refused too
+ * (INVALID_JSON), as the request parser refuses it: the fast scan alone reads
+ * only up to the custom_id, and a broken body would otherwise be joined.
  */
 export function requestIdOf(bytes: Buffer, origin: LineOrigin, checkLine = false): CustomIdBytes {
-  const id = customIdOf(bytes, checkLine);
-  if (id) return id;
+  if (!checkLine || isJsonText(bytes)) {
+    const id = customIdOf(bytes);
+    if (id) return id;
+  }
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));

@@ -129,3 +129,131 @@ export function findTopLevelString(bytes: Buffer, key: Buffer, wholeLine = false
   }
   return null;
 }
+
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');
+
+function isDigit(b: number): boolean {
+  return b >= DIGIT_0 && b <= DIGIT_9;
+}
+
+function isHex(b: number): boolean {
+  return isDigit(b) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
+}
+
+/** Index just past a string opening at `open` whose escapes and bytes are all valid, or -1. */
+function strictStringEnd(bytes: Uint8Array, open: number): number {
+  let i = open + 1;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    if (b === QUOTE) return i + 1;
+    if (b < 0x20) return -1;
+    if (b !== BACKSLASH) {
+      i++;
+      continue;
+    }
+    const e = bytes[i + 1];
+    // \" \\ \/ \b \f \n \r \t
+    if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      i += 2;
+    } else if (e === 0x75 && isHex(bytes[i + 2]) && isHex(bytes[i + 3]) && isHex(bytes[i + 4]) && isHex(bytes[i + 5])) {
+      i += 6;
+    } else {
+      return -1;
+    }
+  }
+  return -1;
+}
+
+/** Index just past a number starting at `i` (JSON's grammar: no leading zeros, `+`, bare `.`), or -1. */
+function strictNumberEnd(bytes: Uint8Array, i: number): number {
+  if (bytes[i] === MINUS) i++;
+  if (bytes[i] === DIGIT_0) i++;
+  else if (isDigit(bytes[i])) while (isDigit(bytes[i])) i++;
+  else return -1;
+  if (bytes[i] === DOT) {
+    if (!isDigit(bytes[++i])) return -1;
+    while (isDigit(bytes[i])) i++;
+  }
+  if (bytes[i] === 0x65 || bytes[i] === 0x45) {
+    i++;
+    if (bytes[i] === PLUS || bytes[i] === MINUS) i++;
+    if (!isDigit(bytes[i])) return -1;
+    while (isDigit(bytes[i])) i++;
+  }
+  return i;
+}
+
+function literalEnd(bytes: Buffer, i: number, literal: Buffer): number {
+  if (i + literal.length > bytes.length) return -1;
+  return bytes.compare(literal, 0, literal.length, i, i + literal.length) === 0 ? i + literal.length : -1;
+}
+
+const VALUE = 0;
+const KEY = 1;
+const AFTER = 2;
+
+/**
+ * True when `bytes` are one JSON text that JSON.parse accepts (after UTF-8
+ * decoding, which turns invalid sequences into U+FFFD, so any byte ≥ 0x80 is
+ * accepted inside a string). It allocates nothing but a small stack for the
+ * nesting, so a whole input can be checked far more cheaply than parsed.
+ */
+export function isJsonText(bytes: Buffer): boolean {
+  // Open containers, innermost last: true for an object, false for an array.
+  const open: boolean[] = [];
+  let state = VALUE;
+  let i = skipSpace(bytes, 0);
+  for (;;) {
+    if (state === VALUE) {
+      const b = bytes[i];
+      if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+        i = skipSpace(bytes, i + 1);
+        if (bytes[i] === (b === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET)) {
+          i++;
+          state = AFTER;
+        } else {
+          open.push(b === OPEN_BRACE);
+          state = b === OPEN_BRACE ? KEY : VALUE;
+        }
+        continue;
+      }
+      if (b === QUOTE) i = strictStringEnd(bytes, i);
+      else if (b === MINUS || isDigit(b)) i = strictNumberEnd(bytes, i);
+      else if (b === 0x74) i = literalEnd(bytes, i, TRUE);
+      else if (b === 0x66) i = literalEnd(bytes, i, FALSE);
+      else if (b === 0x6e) i = literalEnd(bytes, i, NULL);
+      else return false;
+      if (i === -1) return false;
+      state = AFTER;
+    } else if (state === KEY) {
+      if (bytes[i] !== QUOTE) return false;
+      i = strictStringEnd(bytes, i);
+      if (i === -1) return false;
+      i = skipSpace(bytes, i);
+      if (bytes[i] !== COLON) return false;
+      i = skipSpace(bytes, i + 1);
+      state = VALUE;
+    } else {
+      i = skipSpace(bytes, i);
+      if (open.length === 0) return i === bytes.length;
+      const inObject = open[open.length - 1];
+      const b = bytes[i];
+      if (b === COMMA) {
+        i = skipSpace(bytes, i + 1);
+        state = inObject ? KEY : VALUE;
+      } else if (b === (inObject ? CLOSE_BRACE : CLOSE_BRACKET)) {
+        open.pop();
+        i++;
+      } else {
+        return false;
+      }
+    }
+  }
+}

@@ -3,7 +3,7 @@
  * custom_id strings are compared (the index only matched hashes), repeats are
  * kept once or reported, and the status follows the line.
  */
-import { JoinError } from '../errors.ts';
+import { JoinError, ParseError } from '../errors.ts';
 import { customIdText, parseResultLine, requestIdOf, resultStatus, type LineOrigin } from '../core/join-status.ts';
 import type { BatchRequest, BatchResultLine, JoinedResult } from '../types.ts';
 import type { JoinStats, NormalizedJoinOptions } from './join-options.ts';
@@ -82,6 +82,18 @@ export function joinOne(
     response: chosen ? chosen.result.response : null,
     error: chosen ? chosen.result.error : null,
   };
-  if (options.includeRequest) joined.request = JSON.parse(bytes.toString('utf8')) as BatchRequest;
+  if (options.includeRequest) joined.request = parseRequest(bytes, line);
   return joined;
+}
+
+/**
+ * The input line as the echoed request. The index pass checked every line,
+ * so this fails only when the input was changed between the passes.
+ */
+function parseRequest(bytes: Buffer, line: number): BatchRequest {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as BatchRequest;
+  } catch (err) {
+    throw new ParseError('INVALID_JSON', `input line ${line}: not valid JSON (${(err as Error).message})`, { line, cause: err });
+  }
 }

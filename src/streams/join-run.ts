@@ -3,8 +3,9 @@
  * 13.3 bytes per input request, spill buffers share one budget, and only one
  * partition of results (≤ maxPartitionBytes) is in memory at a time.
  *
- *   1. index  — stream the input, hash each custom_id into the index (and
- *               spool the input to the temp dir when it cannot be re-read);
+ *   1. index  — stream the input, check each line is JSON, hash each
+ *               custom_id into the index (and spool the input to the temp
+ *               dir when it cannot be re-read);
  *   2. spill  — stream every result file; look each custom_id up and append
  *               the raw line to the partition file of its input ordinal;
  *   3. emit   — walk the input again; load each partition as the walk reaches
