@@ -15,6 +15,7 @@ const COVERAGE_FLOORS = { statements: 95, branches: 89, functions: 90, lines: 95
 const wholeSuite = process.argv.slice(2).every((arg) => arg.startsWith('-'));
 let coverage;
 let passed = 0;
+let skipped = 0;
 let failed = 0;
 const failures = [];
 
@@ -29,12 +30,15 @@ function follow(parser, depth, path) {
   parser.on('assert', (point) => {
     const sub = pendingChild;
     pendingChild = undefined;
-    if (point.skip || point.todo) return;
     const isGroup = sub !== undefined && sub.counted() > 0;
     // In a file, every top-level point is a test; deeper down, only subtests are (not assertions).
     const isTest = sub !== undefined || depth === 1;
     if (isGroup || !isTest) return;
     counted++;
+    if (point.skip || point.todo) {
+      skipped++;
+      return;
+    }
     if (point.ok) passed++;
     else {
       failed++;
@@ -84,6 +88,6 @@ child.on('close', (code) => {
     failed++;
     process.stdout.write(`\ntap exited with code ${code} outside any test\n`);
   }
-  process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+  process.stdout.write(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`);
   process.exitCode = code === 0 && failed === 0 ? 0 : 1;
 });

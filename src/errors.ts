@@ -10,17 +10,17 @@ export interface ErrorContext {
   shard?: number | undefined;
   batchId?: string | undefined;
   fileId?: string | undefined;
-  status?: number | undefined;
   cause?: unknown;
 }
 
 export class BatchlineError extends Error {
   readonly code: string;
-  line?: number;
-  customId?: string;
-  shard?: number;
-  batchId?: string;
-  fileId?: string;
+  // `declare`: set only when known, so an error's own keys (and its JSON) hold no `undefined` locations.
+  declare line?: number;
+  declare customId?: string;
+  declare shard?: number;
+  declare batchId?: string;
+  declare fileId?: string;
 
   constructor(code: string, message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
@@ -60,15 +60,6 @@ export class OverflowError extends BatchlineError {}
 
 /** A result line that cannot be matched to the input. */
 export class JoinError extends BatchlineError {}
-
-/** The remote API (or the emulator) answered with an error or failed. */
-export class ApiError extends BatchlineError {
-  readonly status?: number;
-  constructor(code: string, message: string, context: ErrorContext = {}) {
-    super(code, message, context);
-    if (context.status !== undefined) this.status = context.status;
-  }
-}
 
 /** A batch that ended failed, expired or cancelled where completion was required. */
 export class BatchFailedError extends BatchlineError {}

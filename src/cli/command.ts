@@ -47,15 +47,3 @@ export function numberOption(value: string | undefined, name: string, min = 0, m
   }
   return n;
 }
-
-/** Parses repeated `--metadata k=v` flags into an object. */
-export function metadataOption(values: string[] | undefined): Record<string, string> | undefined {
-  if (!values || values.length === 0) return undefined;
-  const out: Record<string, string> = {};
-  for (const pair of values) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new OptionError('INVALID_OPTION', `--metadata takes key=value, got ${JSON.stringify(pair)}`);
-    out[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return out;
-}
