@@ -83,6 +83,18 @@ t.test('shard stops at a bad line with its code, removes unfinished files, or sk
   t.match(JSON.parse(skip.out()), { requests: 3, firstLine: 1, lastLine: 4 });
 });
 
+t.test('shard refuses to write into a directory that holds shards of an earlier run', async (t) => {
+  const dir = t.testdir({ 'in.jsonl': [line('a'), line('b')].join('\n') });
+  t.equal(await runCli(['shard', `${dir}/in.jsonl`, '--out-dir', `${dir}/out`], io().io), 0);
+  const before = await readFile(`${dir}/out/shard-00000.jsonl`, 'utf8');
+  await writeFile(`${dir}/in2.jsonl`, line('z'));
+  const again = io();
+  t.equal(await runCli(['shard', `${dir}/in2.jsonl`, '--out-dir', `${dir}/out`], again.io), 1);
+  t.match(again.err(), /batchline: SHARD_EXISTS: .*out\/shard-00000\.jsonl already exists.*\(shard=0\)/);
+  t.equal(await readFile(`${dir}/out/shard-00000.jsonl`, 'utf8'), before);
+  t.same(await readdir(`${dir}/out`), ['shard-00000.jsonl']);
+});
+
 t.test('the commands name what is wrong with their arguments', async (t) => {
   const missingDir = io();
   t.equal(await runCli(['shard', '-'], missingDir.io), 1);

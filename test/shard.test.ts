@@ -229,6 +229,26 @@ t.test('an abort signal stops the sharder with ABORTED and removes its unfinishe
   t.same(await readdir(dir), ['shard-00000.jsonl', 'shard-00001.jsonl']);
 });
 
+t.test('never writes over an earlier run: an existing shard file is SHARD_EXISTS and is left as it was', async (t) => {
+  const dir = t.testdir();
+  const first = await shard([line('a'), line('b'), line('c')].join('\n'), { maxRequests: 2 }, dir);
+  const before = await Promise.all(first.map((s) => readFile(s.path, 'utf8')));
+  await t.rejects(shard([line('x'), line('y'), line('z')].join('\n'), { maxRequests: 2 }, dir), {
+    code: 'SHARD_EXISTS',
+    shard: 0,
+    message: /shard-00000\.jsonl already exists/,
+  });
+  t.same(await readdir(dir), ['shard-00000.jsonl', 'shard-00001.jsonl'], 'no file added');
+  t.same(await Promise.all(first.map((s) => readFile(s.path, 'utf8'))), before, 'the earlier shards are untouched');
+  // Here shard 0 is this run's own (open, so removed on the error) and shard 1 someone else's (kept).
+  const mixed = t.testdir({ 'shard-00001.jsonl': 'not ours\n' });
+  await t.rejects(shard([line('p', 'm1'), line('q', 'm2')].join('\n'), {}, mixed), { code: 'SHARD_EXISTS', shard: 1 });
+  t.same(await readdir(mixed), ['shard-00001.jsonl']);
+  t.equal(await readFile(`${mixed}/shard-00001.jsonl`, 'utf8'), 'not ours\n');
+  const other = await shard(line('x'), { prefix: 'run2' }, dir);
+  t.equal(other[0].path, `${dir}/run2-00000.jsonl`, 'another prefix shards into the same directory');
+});
+
 t.test('refuses bad options by name', async (t) => {
   t.throws(() => createSharder({} as SharderOptions), { code: 'INVALID_OPTION', message: /dir/ });
   t.throws(() => createSharder({ dir: 'x', maxBytes: 0 }), { code: 'INVALID_OPTION', message: /maxBytes/ });

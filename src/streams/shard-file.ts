@@ -22,6 +22,8 @@ export class ShardFile {
   private writing: Promise<void> | undefined;
   private readonly sha256 = createHash('sha256');
   private readonly md5 = createHash('md5');
+  /** Whether this object made the file, so that discard() never removes someone else's. */
+  private created = false;
 
   constructor(index: number, path: string, bufferBytes: number) {
     this.index = index;
@@ -29,12 +31,24 @@ export class ShardFile {
     this.bufferBytes = bufferBytes;
   }
 
+  /**
+   * Creates the file; one that is already there (an earlier run's shard) is
+   * SHARD_EXISTS, never truncated: a directory holding shards of two runs
+   * could not be told apart, and the earlier run's descriptors would lie.
+   */
   async open(): Promise<void> {
     try {
-      this.file = await open(this.path, 'w');
+      this.file = await open(this.path, 'wx');
     } catch (err) {
+      if ((err as NodeJS.ErrnoException)?.code === 'EEXIST') {
+        throw new BatchlineError('SHARD_EXISTS', `${this.path} already exists; shard into an empty directory or use another prefix`, {
+          shard: this.index,
+          cause: err,
+        });
+      }
       throw this.ioError(err, 'open');
     }
+    this.created = true;
   }
 
   /** Appends one line and its `\n`: `raw` bytes as they are, or `text` encoded; `size` is its UTF-8 length. */
@@ -76,13 +90,13 @@ export class ShardFile {
     return { sha256: this.sha256.digest('hex'), md5: this.md5.digest('hex') };
   }
 
-  /** Closes (after any write under way) and removes the file. */
+  /** Closes (after any write under way) and removes the file, if this object created it. */
   async discard(): Promise<void> {
     await this.writing?.catch(() => undefined);
     const file = this.file;
     this.file = undefined;
     await file?.close().catch(() => undefined);
-    await rm(this.path, { force: true });
+    if (this.created) await rm(this.path, { force: true });
   }
 
   private async writeOut(data: Buffer): Promise<void> {
