@@ -1,18 +1,12 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { EmulatorClock } from '../src/emulator/contracts.ts';
 import { BatchEngine } from '../src/emulator/batches.ts';
+import { tempDir } from './helpers/temp.ts';
 import { chatLines, putInput, readLines, sleep, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
 
 const endpoint = '/v1/chat/completions';
-
-async function tempDir(t: Test): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'batchline-batches-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 t.test('with stateDir a batch that was running when the engine stopped finishes after a restart', async (t) => {
   const stateDir = await tempDir(t);

@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BatchlineError, OptionError } from '../errors.ts';
@@ -86,18 +84,8 @@ export const joinCommand: Command = {
   },
 };
 
-/** Streams results to stdout, or to a file that appears only once complete. */
+/** Streams results to stdout, or to a file that appears only once complete (the sink writes aside and renames). */
 async function writeResults(results: Readable, output: string | undefined, io: CommandIO): Promise<void> {
-  if (output === undefined || output === '-') {
-    await pipeline(results, createJsonlSink(io.stdout), { signal: io.signal });
-    return;
-  }
-  const partial = `${output}.partial-${randomBytes(4).toString('hex')}`;
-  try {
-    await pipeline(results, createJsonlSink(partial), { signal: io.signal });
-    await rename(partial, output);
-  } catch (err) {
-    await rm(partial, { force: true });
-    throw err;
-  }
+  const target = output === undefined || output === '-' ? io.stdout : output;
+  await pipeline(results, createJsonlSink(target), { signal: io.signal });
 }

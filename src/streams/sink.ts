@@ -3,11 +3,14 @@
  * database insert, a queue publish). Both are object-mode Writables that
  * finish only when the last result has been written or handled.
  */
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { AbortError, BatchlineError, OptionError, abortMessage } from '../errors.ts';
+import { BatchlineError, OptionError } from '../errors.ts';
 import type { JoinedResult } from '../types.ts';
+import { destroyOnAbort } from './abortable.ts';
 
 export interface JsonlSinkOptions {
   /** End a given Writable when the sink finishes (default false; a path is always closed). */
@@ -15,26 +18,22 @@ export interface JsonlSinkOptions {
   signal?: AbortSignal;
 }
 
-function abortOn(sink: Writable, signal: AbortSignal | undefined): void {
-  if (!signal) return;
-  const onAbort = () => sink.destroy(new AbortError(abortMessage(signal)));
-  if (signal.aborted) queueMicrotask(onAbort);
-  else signal.addEventListener('abort', onAbort, { once: true });
-  sink.once('close', () => signal.removeEventListener('abort', onAbort));
-}
-
 /**
- * Writes each object as one JSON line to a path (created or truncated) or a
- * Writable such as process.stdout. Lines queued together go out as one write;
- * the destination's backpressure holds the sink.
+ * Writes each object as one JSON line to a path or a Writable such as
+ * process.stdout. Lines queued together go out as one write; the
+ * destination's backpressure holds the sink. A path is written under a
+ * temporary name beside it and renamed into place only once complete, so a
+ * reader never sees half a file and an error or abort leaves none behind.
  */
 export function createJsonlSink(target: string | NodeJS.WritableStream, options: JsonlSinkOptions = {}): Writable {
   if (typeof target !== 'string' && (target === null || typeof target !== 'object' || typeof target.write !== 'function')) {
     throw new OptionError('INVALID_OPTION', 'createJsonlSink takes a path or a Writable');
   }
   const ownsTarget = typeof target === 'string';
-  const dest: Writable = ownsTarget ? createWriteStream(target) : (target as Writable);
+  const partial = ownsTarget ? `${target}.partial-${randomBytes(4).toString('hex')}` : undefined;
+  const dest: Writable = partial !== undefined ? createWriteStream(partial) : (target as Writable);
   let failure: Error | undefined;
+  let completed = false;
   const onError = (err: Error) => {
     failure = err;
     sink.destroy(err);
@@ -61,18 +60,31 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
     final(callback) {
       if (!ownsTarget && options.end !== true) return callback();
       dest.end();
-      finished(dest).then(
-        () => callback(),
-        (err: Error) => callback(err),
-      );
+      finished(dest)
+        .then(() => (partial !== undefined ? rename(partial, target as string) : undefined))
+        .then(
+          () => {
+            completed = true;
+            callback();
+          },
+          (err: Error) => callback(err),
+        );
     },
     destroy(err, callback) {
       dest.removeListener('error', onError);
-      if (ownsTarget) dest.destroy();
-      callback(err);
+      if (partial === undefined || completed) return callback(err);
+      dest.destroy();
+      // The half-written file goes; the error (or abort) is what the caller hears.
+      finished(dest)
+        .catch(() => undefined)
+        .then(() => rm(partial, { force: true }))
+        .then(
+          () => callback(err),
+          () => callback(err),
+        );
     },
   });
-  abortOn(sink, options.signal);
+  destroyOnAbort(sink, options.signal);
   return sink;
 }
 
@@ -110,7 +122,7 @@ export function createCallbackSink<T = JoinedResult>(
       } else callback();
     },
   });
-  abortOn(sink, options.signal);
+  destroyOnAbort(sink, options.signal);
   return sink;
 }
 

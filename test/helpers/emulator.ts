@@ -1,15 +1,10 @@
 /** Starting an emulator for one test file, and the small things its tests share. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startEmulator, type EmulatorHandle, type EmulatorOptions } from '../../src/emulator/index.ts';
+import { tempDir as makeTempDir, type Teardown } from './temp.ts';
 
 export const TEST_KEY = 'test-key';
 
-interface Teardown {
-  teardown(fn: () => unknown): void;
-}
 
 /** An emulator on a free port, closed when the test ends, and an SDK client for it. */
 export async function emulatorWithClient(
@@ -24,10 +19,8 @@ export async function emulatorWithClient(
 }
 
 /** A fresh directory, removed when the test ends. */
-export async function tempDir(t: Teardown, prefix = 'batchline-emulator-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
+export function tempDir(t: Teardown, prefix = 'batchline-emulator-'): Promise<string> {
+  return makeTempDir(t, prefix);
 }
 
 /** JSONL text of chat requests, one per custom_id. */

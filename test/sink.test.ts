@@ -1,0 +1,61 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import t from 'tap';
+import { createCallbackSink, createJsonlSink } from '../src/index.ts';
+import { tempDir } from './helpers/temp.ts';
+
+t.test('a JSONL file sink renames its file into place only once complete', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'out.jsonl');
+  await pipeline(Readable.from([{ a: 1 }, { b: 'é' }]), createJsonlSink(path));
+  t.equal(await readFile(path, 'utf8'), '{"a":1}\n{"b":"é"}\n');
+  t.same(await readdir(dir), ['out.jsonl'], 'no temporary file left');
+});
+
+t.test('an aborted or failed file sink leaves no file and no temporary file behind', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'out.jsonl');
+  const controller = new AbortController();
+  async function* endless() {
+    for (let i = 0; ; i++) {
+      if (i === 1000) controller.abort();
+      yield { i, pad: 'x'.repeat(100) };
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  await t.rejects(pipeline(Readable.from(endless()), createJsonlSink(path, { signal: controller.signal })), { code: 'ABORTED' });
+  t.same(await readdir(dir), [], 'abort: nothing left');
+
+  async function* failing() {
+    yield { ok: 1 };
+    throw new Error('source broke');
+  }
+  await t.rejects(pipeline(Readable.from(failing()), createJsonlSink(path)), { message: 'source broke' });
+  t.same(await readdir(dir), [], 'error: nothing left');
+});
+
+t.test('a file sink over an existing file replaces it only on success', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'out.jsonl');
+  await pipeline(Readable.from([{ v: 1 }]), createJsonlSink(path));
+  async function* failing() {
+    yield { v: 2 };
+    throw new Error('boom');
+  }
+  await t.rejects(pipeline(Readable.from(failing()), createJsonlSink(path)));
+  t.equal(await readFile(path, 'utf8'), '{"v":1}\n', 'the old complete file is untouched');
+});
+
+t.test('a callback sink names the result whose callback failed', async (t) => {
+  await t.rejects(
+    pipeline(
+      Readable.from([{ custom_id: 'a', line: 1 }, { custom_id: 'b', line: 2 }]),
+      createCallbackSink(async (r: { custom_id: string }) => {
+        if (r.custom_id === 'b') throw new Error('db down');
+      }),
+    ),
+    { code: 'SINK_CALLBACK_FAILED', customId: 'b', line: 2 },
+  );
+});
