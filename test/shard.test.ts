@@ -162,10 +162,53 @@ t.test('mixed models and endpoints go to separate shards, each in input order', 
     shards.reduce((n, s) => n + s.requests, 0),
     12,
   );
-  await t.rejects(shard(rows.join('\n'), { maxOpenShards: 2 }, `${dir}/capped`, 65536, true), {
-    code: 'TOO_MANY_OPEN_SHARDS',
-    line: 3,
-  });
+});
+
+t.test('more routes than maxOpenShards: the least recently used shard is finished, every request lands in order', async (t) => {
+  // 17 models round-robin, past the default cap of 16 open shards.
+  const models = Array.from({ length: 17 }, (_, m) => `model-${m}`);
+  const rows = Array.from({ length: 17 * 5 }, (_, i) => line(`r${i}`, models[i % 17]));
+  const dir = t.testdir();
+  const shards = await shard(rows.join('\n'), {}, dir);
+  const byModel = new Map<string, string[]>();
+  let total = 0;
+  for (const s of shards) {
+    const held = (await readFile(s.path, 'utf8')).trim().split('\n');
+    t.ok(held.every((l) => JSON.parse(l).body.model === s.model), `shard ${s.index} holds only ${s.model}`);
+    t.equal(held.length, s.requests);
+    total += held.length;
+    byModel.set(s.model, [...(byModel.get(s.model) ?? []), ...held]);
+  }
+  t.equal(total, rows.length, 'every request written once');
+  for (const model of models) {
+    t.same(byModel.get(model), rows.filter((_, i) => models[i % 17] === model), `${model} in input order across its shards`);
+  }
+  t.same(shards.map((s) => s.index), shards.map((_, i) => i), 'indexes 0…n-1, no gaps');
+  // With a cap of 2 and three routes in turn, each new route finishes the one used longest ago.
+  const three = Array.from({ length: 6 }, (_, i) => line(`t${i}`, ['a', 'b', 'c'][i % 3]));
+  const capped = await shard(three.join('\n'), { maxOpenShards: 2 }, `${dir}/capped`);
+  t.same(
+    capped.map((s) => [s.index, s.model, s.firstLine, s.lastLine]),
+    [
+      [0, 'a', 1, 1],
+      [1, 'b', 2, 2],
+      [2, 'c', 3, 3],
+      [3, 'a', 4, 4],
+      [4, 'b', 5, 5],
+      [5, 'c', 6, 6],
+    ],
+  );
+  // A route used again stays open: a a b a c → c finishes b (used longest ago), not a.
+  const reused = ['a', 'a', 'b', 'a', 'c'].map((m, i) => line(`u${i}`, m));
+  const kept = await shard(reused.join('\n'), { maxOpenShards: 2 }, `${dir}/reused`);
+  t.same(
+    kept.map((s) => [s.index, s.model, s.requests]),
+    [
+      [0, 'a', 3],
+      [1, 'b', 1],
+      [2, 'c', 1],
+    ],
+  );
 });
 
 t.test('object input is serialised once; raw lines are written as read', async (t) => {

@@ -1,4 +1,4 @@
-import { LimitError, OptionError, OverflowError } from '../errors.ts';
+import { LimitError, OptionError } from '../errors.ts';
 import type { BatchEndpoint } from '../types.ts';
 
 export const DEFAULT_MAX_SHARD_BYTES = 200_000_000;
@@ -9,7 +9,10 @@ export interface ShardLimits {
   /** Bytes per shard file, counting the exact UTF-8 bytes and the `\n` of every line. */
   maxBytes: number;
   maxRequests: number;
-  /** Shards open at once: one per endpoint + model seen and not yet full. */
+  /**
+   * Shards open at once: one per endpoint + model seen and not yet full. A
+   * new route at the cap finishes the least recently used open shard first.
+   */
   maxOpenShards: number;
 }
 
@@ -28,7 +31,11 @@ export interface Placement {
   shard: PlannedShard;
   /** True when `shard` was opened for this request. */
   opened: boolean;
-  /** A shard that had no room for this request and is now finished. */
+  /**
+   * A shard finished before this request: the same route's shard that had no
+   * room for it, or, when a new route needed a shard at maxOpenShards, the
+   * least recently used open shard.
+   */
   closedBefore: PlannedShard | undefined;
   /** True when `shard` is exactly full after this request and is now finished. */
   closedAfter: boolean;
@@ -53,11 +60,19 @@ export function normalizeShardLimits(options: Partial<ShardLimits>): ShardLimits
  * shard, each shard within maxBytes and maxRequests, requests kept in input
  * order within a shard. Shard indexes are given in the order shards open, so
  * the same input always yields the same files.
+ *
+ * Input with more routes than maxOpenShards is still sharded: the open
+ * shard used longest ago is finished to make room, and its route's next
+ * request opens a new shard. Order within a route holds, since a route's
+ * shards are numbered in the order they open. Interleaved routes then give
+ * more, smaller files; grouping the input by model avoids that.
  */
 export class ShardPlan {
   readonly limits: ShardLimits;
-  private readonly open = new Map<string, PlannedShard>();
+  /** Open shards by route, with the sequence number of their last request. */
+  private readonly open = new Map<string, { shard: PlannedShard; used: number }>();
   private nextIndex = 0;
+  private placed = 0;
 
   constructor(options: Partial<ShardLimits> = {}) {
     this.limits = normalizeShardLimits(options);
@@ -74,26 +89,23 @@ export class ShardPlan {
       );
     }
     const key = `${endpoint} ${model}`;
-    let shard = this.open.get(key);
+    let entry = this.open.get(key);
     let closedBefore: PlannedShard | undefined;
-    if (shard && shard.bytes + recordBytes > maxBytes) {
-      closedBefore = shard;
+    if (entry && entry.shard.bytes + recordBytes > maxBytes) {
+      closedBefore = entry.shard;
       this.open.delete(key);
-      shard = undefined;
+      entry = undefined;
     }
     let opened = false;
-    if (!shard) {
-      if (this.open.size >= maxOpenShards) {
-        throw new OverflowError(
-          'TOO_MANY_OPEN_SHARDS',
-          `line ${line} needs a shard for ${endpoint} ${JSON.stringify(model)}, but ${maxOpenShards} shards are open already (one per endpoint and model)`,
-          { line, customId },
-        );
-      }
-      shard = { index: this.nextIndex++, endpoint, model, bytes: 0, requests: 0, firstLine: line, lastLine: line };
-      this.open.set(key, shard);
+    if (!entry) {
+      // Only a new route can find the plan at the cap: a full shard closed above freed its own place.
+      if (this.open.size >= maxOpenShards) closedBefore = this.closeLeastRecentlyUsed();
+      entry = { shard: { index: this.nextIndex++, endpoint, model, bytes: 0, requests: 0, firstLine: line, lastLine: line }, used: 0 };
+      this.open.set(key, entry);
       opened = true;
     }
+    entry.used = ++this.placed;
+    const shard = entry.shard;
     shard.bytes += recordBytes;
     shard.requests++;
     shard.lastLine = line;
@@ -105,8 +117,22 @@ export class ShardPlan {
 
   /** The shards still open, in index order; the plan forgets them. */
   finish(): PlannedShard[] {
-    const rest = [...this.open.values()].sort((a, b) => a.index - b.index);
+    const rest = [...this.open.values()].map(({ shard }) => shard).sort((a, b) => a.index - b.index);
     this.open.clear();
     return rest;
+  }
+
+  /** Forgets and returns the open shard whose last request is oldest (a scan: at most maxOpenShards, and only when a route opens at the cap). */
+  private closeLeastRecentlyUsed(): PlannedShard {
+    let oldestKey = '';
+    let oldest: { shard: PlannedShard; used: number } | undefined;
+    for (const [key, entry] of this.open) {
+      if (!oldest || entry.used < oldest.used) {
+        oldestKey = key;
+        oldest = entry;
+      }
+    }
+    this.open.delete(oldestKey);
+    return (oldest as { shard: PlannedShard }).shard;
   }
 }
