@@ -1,18 +1,21 @@
 /**
- * parse + validate + shard against the script a user writes by hand
- * (readline + JSON.parse + JSON.stringify + write) and a raw read of the file.
+ * parse + validate + shard (as library stages and as the `batchline shard`
+ * CLI) against the script a user writes by hand (readline + JSON.parse +
+ * JSON.stringify + write) and two raw reads of the file.
  *
  *   node_modules/.bin/node benchmarks/shard.bench.ts [--mb N] [--rounds N]
  *
  * Each variant runs in its own child process so that its peak RSS
  * (process.resourceUsage().maxRSS) is its own; the children run the stages
- * as plain JavaScript, as the published package does. The input is generated
- * once under benchmarks/data/ and reused.
+ * as plain JavaScript, as the published package does, with V8's default
+ * flags (the CLI variant then applies its own start-up setting, as the
+ * installed binary does). The input is generated once under
+ * benchmarks/data/ and reused.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileGraph } from './lib/compile.ts';
@@ -23,12 +26,28 @@ const ROOT = join(import.meta.dirname, '..');
 const DATA_DIR = join(import.meta.dirname, 'data');
 
 function runChild(script: string, variant: string, input: string, out: string): Promise<VariantResult> {
+  // The CLI prints its shard descriptors on stdout, so its result comes back in a file.
+  const resultFile = join(DATA_DIR, `result-${variant}.json`);
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [script, variant, input, out], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [script, variant, input, out], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, BENCH_RESULT: resultFile },
+    });
     let text = '';
     proc.stdout.on('data', (c) => (text += c));
     proc.on('error', reject);
-    proc.on('close', (code) => (code === 0 ? resolve(JSON.parse(text) as VariantResult) : reject(new Error(`variant ${variant} exited ${code}`))));
+    proc.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`variant ${variant} exited ${code}`));
+      if (variant !== 'cli') return resolve(JSON.parse(text) as VariantResult);
+      readFile(resultFile, 'utf8').then((json) => {
+        const descriptors = text.trim().split('\n').map((line) => JSON.parse(line) as { requests: number; bytes: number });
+        const result = JSON.parse(json) as VariantResult;
+        result.requests = descriptors.reduce((sum, d) => sum + d.requests, 0);
+        result.bytes = descriptors.reduce((sum, d) => sum + d.bytes, 0);
+        result.shards = descriptors.length;
+        resolve(result);
+      }, reject);
+    });
   });
 }
 
@@ -64,15 +83,16 @@ async function main(megabytes: number, rounds: number): Promise<void> {
   const { bytes, created } = await ensureRequestFile(input, megabytes);
   process.stderr.write(`${created ? 'generated' : 'reusing'} ${input} (${bytes} bytes)\n`);
   const script = await compileGraph(join(import.meta.dirname, 'lib/variants.ts'), ROOT, join(DATA_DIR, 'js'));
-  const runs: Record<string, VariantResult[]> = { a: [], b: [], c: [] };
+  const variants = ['c', 'd', 'a', 'cli', 'b'];
+  const runs: Record<string, VariantResult[]> = Object.fromEntries(variants.map((v) => [v, []]));
   for (let round = 1; round <= rounds; round++) {
-    for (const variant of ['c', 'a', 'b']) {
+    for (const variant of variants) {
       const out = join(DATA_DIR, `out-${variant}`);
       await rm(out, { recursive: true, force: true });
       const result = await runChild(script, variant, input, out);
       runs[variant].push(result);
       process.stderr.write(`round ${round} ${variant}: ${result.seconds.toFixed(2)} s, peak RSS ${result.maxRssMB.toFixed(1)} MB\n`);
-      if (variant === 'a' && round === rounds) process.stderr.write(`verified: ${await verifyShards(input, out)}\n`);
+      if ((variant === 'a' || variant === 'cli') && round === rounds) process.stderr.write(`verified ${variant}: ${await verifyShards(input, out)}\n`);
       await rm(out, { recursive: true, force: true });
     }
   }
@@ -80,7 +100,7 @@ async function main(megabytes: number, rounds: number): Promise<void> {
   const best = (v: string) => runs[v].reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const peak = (v: string) => Math.max(...runs[v].map((r) => r.maxRssMB));
   const mbps = (v: string) => bytes / 1e6 / best(v).seconds;
-  const rows = ['a', 'b', 'c'].map(
+  const rows = ['a', 'cli', 'b', 'c', 'd'].map(
     (v) =>
       `| ${VARIANT_LABELS[v]} | ${mbps(v).toFixed(0)} | ${best(v).seconds.toFixed(2)} | ${peak(v).toFixed(1)} | ${(mbps(v) / mbps('b')).toFixed(2)} | ${(mbps(v) / mbps('c')).toFixed(2)} |`,
   );

@@ -1,16 +1,17 @@
 /**
- * The three contenders of shard.bench.ts, run one per child process:
- *   node variants.js <a|b|c> <input.jsonl> <out-dir>
+ * The contenders of shard.bench.ts, run one per child process:
+ *   node variants.js <a|cli|b|c|d> <input.jsonl> <out-dir>
  * and printing one JSON result line with the child's own peak RSS.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createParser } from '../../src/streams/parse.ts';
+import { pumpFile } from '../../src/io/read-file.ts';
+import { parseFile } from '../../src/streams/parse.ts';
 import { createSharder } from '../../src/streams/shard.ts';
 import { createValidator } from '../../src/streams/validate.ts';
 
@@ -30,17 +31,19 @@ export interface VariantResult {
 type Counts = { bytes: number; requests: number; shards: number; customIdSetMB?: number };
 
 export const VARIANT_LABELS: Record<string, string> = {
-  a: '(a) batchline parse → validate → shard',
+  a: '(a) batchline parse → validate → shard, V8 defaults',
+  cli: '(a-cli) `batchline shard` (its young-generation setting)',
   b: '(b) readline + JSON.parse + JSON.stringify + write',
-  c: '(c) raw read (cat speed)',
+  c: '(c) raw read, createReadStream (cat speed)',
+  d: '(d) raw read, pumpFile (reused buffers)',
 };
 
+/** The stages as a library user runs them in their own process: V8's default flags. */
 async function batchline(input: string, out: string): Promise<Counts> {
-  const parser = createParser();
   const validator = createValidator();
   const sharder = createSharder({ dir: out });
+  const parser = parseFile(input);
   await pipeline(
-    createReadStream(input, { highWaterMark: READ_CHUNK_BYTES }),
     parser,
     validator,
     sharder,
@@ -77,13 +80,46 @@ async function rawRead(input: string): Promise<Counts> {
   return { bytes, requests: 0, shards: 0 };
 }
 
-const RUNNERS: Record<string, (input: string, out: string) => Promise<Counts>> = { a: batchline, b: byHand, c: rawRead };
+async function rawPump(input: string): Promise<Counts> {
+  let bytes = 0;
+  const counter = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      callback();
+    },
+  });
+  await pumpFile(input, counter);
+  return { bytes, requests: 0, shards: 0 };
+}
+
+/**
+ * The CLI as bin/batchline.js runs it: src/cli/run.ts (compiled alongside
+ * this file) imported with `shard <input> --out-dir <out>` as its arguments,
+ * so that its own start-up code, the young-generation setting included,
+ * runs in this process. Its descriptors go to stdout, so the result goes to
+ * the file named by BENCH_RESULT.
+ */
+async function cli(input: string, out: string): Promise<void> {
+  const resultFile = process.env.BENCH_RESULT as string;
+  const started = performance.now();
+  process.argv = [process.argv[0], 'batchline', 'shard', input, '--out-dir', out];
+  process.on('exit', (code) => {
+    const result = { variant: 'cli', seconds: (performance.now() - started) / 1000, exitCode: code, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+    writeFileSync(resultFile, JSON.stringify(result));
+  });
+  await import('../../src/cli/run.ts');
+}
+
+const RUNNERS: Record<string, (input: string, out: string) => Promise<Counts>> = { a: batchline, b: byHand, c: rawRead, d: rawPump };
 
 if (process.argv[1] === import.meta.filename) {
   const [variant, input, out] = process.argv.slice(2);
-  const started = performance.now();
-  const counts = await RUNNERS[variant](input, out);
-  const seconds = (performance.now() - started) / 1000;
-  const result: VariantResult = { variant, seconds, ...counts, maxRssMB: process.resourceUsage().maxRSS / 1024 };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (variant === 'cli') await cli(input, out);
+  else {
+    const started = performance.now();
+    const counts = await RUNNERS[variant](input, out);
+    const seconds = (performance.now() - started) / 1000;
+    const result: VariantResult = { variant, seconds, ...counts, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  }
 }

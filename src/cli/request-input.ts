@@ -1,23 +1,16 @@
-import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import { BatchlineError, OptionError } from '../errors.ts';
-import type { RequestParser } from '../streams/parse.ts';
+import { OptionError, type BatchlineError } from '../errors.ts';
+import { parseFile, parseSource, type ParserOptions, type RequestParser } from '../streams/parse.ts';
 import type { RequestValidator } from '../streams/validate.ts';
 import type { CommandIO } from './command.ts';
 
-const READ_CHUNK_BYTES = 64 * 1024;
-
-/** The input named on the command line: a file, or stdin for `-`. */
-export async function openInput(path: string | undefined, io: CommandIO): Promise<Readable> {
+/**
+ * A parser on the input named on the command line: a file, read through
+ * reused buffers (parseFile), or stdin for `-`. An unreadable file fails the
+ * pipeline with INPUT_UNREADABLE.
+ */
+export function parseInput(path: string | undefined, io: CommandIO, options: ParserOptions): RequestParser {
   if (path === undefined) throw new OptionError('INVALID_OPTION', 'name an input file, or - for stdin');
-  if (path === '-') return io.stdin;
-  try {
-    const file = await open(path, 'r');
-    return file.createReadStream({ highWaterMark: READ_CHUNK_BYTES });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new BatchlineError('INPUT_UNREADABLE', `cannot read ${path}${code ? ` (${code})` : ''}`, { cause: err });
-  }
+  return path === '-' ? parseSource(io.stdin, options) : parseFile(path, options);
 }
 
 export interface RunTotals {

@@ -2,13 +2,12 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OptionError } from '../errors.ts';
-import { createParser } from '../streams/parse.ts';
 import { createSharder } from '../streams/shard.ts';
 import { createValidator } from '../streams/validate.ts';
 import type { BatchEndpoint, ShardDescriptor } from '../types.ts';
 import { intOption, parseCommandArgs, type Command } from './command.ts';
 import { formatError } from './main.ts';
-import { openInput, reportInvalid, summaryLine } from './request-input.ts';
+import { parseInput, reportInvalid, summaryLine } from './request-input.ts';
 
 const options = {
   'out-dir': { type: 'string' },
@@ -35,7 +34,7 @@ export const shardCommand: Command = {
     const dir = values['out-dir'];
     if (dir === undefined) throw new OptionError('INVALID_OPTION', '--out-dir is required');
     const onInvalid = values['skip-invalid'] ? reportInvalid(io, formatError) : 'error';
-    const parser = createParser({ maxLineBytes: intOption(values['max-line-bytes'], 'max-line-bytes', 1), onInvalid, signal: io.signal });
+    const maxLineBytes = intOption(values['max-line-bytes'], 'max-line-bytes', 1);
     const validator = createValidator({
       endpoint: values.endpoint as BatchEndpoint | undefined,
       routeByEndpoint: values['route-by-endpoint'],
@@ -50,6 +49,8 @@ export const shardCommand: Command = {
       prefix: values.prefix,
       signal: io.signal,
     });
+    // Made last: a file starts being read as soon as its parser exists, so every option is checked first.
+    const parser = parseInput(positionals[0], io, { maxLineBytes, onInvalid, signal: io.signal });
     const totals = { parser, validator, shards: 0, started: performance.now() };
     const printer = new Writable({
       objectMode: true,
@@ -60,7 +61,7 @@ export const shardCommand: Command = {
       },
     });
     try {
-      await pipeline(await openInput(positionals[0], io), parser, validator, sharder, printer);
+      await pipeline(parser, validator, sharder, printer);
     } catch (err) {
       // The sharder removes its unfinished files before it closes.
       if (!sharder.closed) await once(sharder, 'close');

@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { lineOutput } from '../core/lines.ts';
 import { ShardPlan } from '../core/shard-plan.ts';
-import { createParser } from '../streams/parse.ts';
 import { createValidator } from '../streams/validate.ts';
 import type { BatchEndpoint, ValidRequest } from '../types.ts';
 import { intOption, parseCommandArgs, type Command } from './command.ts';
 import { formatError } from './main.ts';
-import { openInput, reportInvalid, summaryLine } from './request-input.ts';
+import { parseInput, reportInvalid, summaryLine } from './request-input.ts';
 
 const options = {
   endpoint: { type: 'string' },
@@ -32,21 +32,23 @@ export const validateCommand: Command = {
       maxOpenShards: Number.MAX_SAFE_INTEGER,
     });
     const onInvalid = values['fail-fast'] ? 'error' : reportInvalid(io, formatError);
-    const parser = createParser({ maxLineBytes: intOption(values['max-line-bytes'], 'max-line-bytes', 1), onInvalid, signal: io.signal });
+    const maxLineBytes = intOption(values['max-line-bytes'], 'max-line-bytes', 1);
     const validator = createValidator({
       endpoint: values.endpoint as BatchEndpoint | undefined,
       routeByEndpoint: values['route-by-endpoint'],
       onInvalid,
       signal: io.signal,
     });
+    // Made last: a file starts being read as soon as its parser exists, so every option is checked first.
+    const parser = parseInput(positionals[0], io, { maxLineBytes, onInvalid, signal: io.signal });
     const totals = { parser, validator, shards: 0, started: performance.now() };
     // The same plan the sharder follows, so the summary says how many files `shard` would write.
     const planner = new Writable({
       objectMode: true,
-      write({ line, value, bytes }: ValidRequest, _encoding, callback) {
+      write(request: ValidRequest, _encoding, callback) {
         try {
-          const length = bytes ? bytes.length : Buffer.byteLength(JSON.stringify(value));
-          const placed = plan.place(value.url, value.body.model, length + 1, line, value.custom_id);
+          const { line, value } = request;
+          const placed = plan.place(value.url, value.body.model, lineOutput(request).size + 1, line, value.custom_id);
           if (placed.opened) totals.shards++;
           callback();
         } catch (err) {
@@ -55,7 +57,7 @@ export const validateCommand: Command = {
       },
     });
     try {
-      await pipeline(await openInput(positionals[0], io), parser, validator, planner);
+      await pipeline(parser, validator, planner);
     } finally {
       io.stderr.write(summaryLine('validate', totals));
     }

@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { LimitError } from '../errors.ts';
+import type { ParsedLine } from '../types.ts';
 
 export const DEFAULT_MAX_LINE_BYTES = 200_000_000;
 
@@ -14,7 +16,21 @@ const CR = 0x0d;
  * Emitted buffers are views into the input chunks where possible (no copy);
  * a line that spans chunks is concatenated once. Blank lines are emitted too,
  * so that line numbers stay true; callers decide what a blank line means.
+ *
+ * With `reuseCarry`, a line that spans chunks is assembled in one of two
+ * buffers the splitter keeps, instead of a new buffer per line, and the
+ * splitter keeps no view into a chunk once push() returns (so the caller may
+ * reuse it). Such a line is valid only until the next push() or end(): for
+ * callers that use each line before they push again.
  */
+export interface LineSplitterOptions {
+  reuseCarry?: boolean;
+}
+
+// A carry buffer that grew past this for one long line is dropped after it, not kept for the run.
+const KEEP_CARRY_BYTES = 1 << 20;
+const FIRST_CARRY_BYTES = 16 * 1024;
+
 export class LineSplitter {
   /** 1-based number of the last line emitted. */
   line = 0;
@@ -22,10 +38,15 @@ export class LineSplitter {
   private carryBytes = 0;
   private readonly maxLineBytes: number;
   private readonly onLine: (bytes: Buffer, line: number) => void;
+  private readonly reuseCarry: boolean;
+  /** The two reused carry buffers (reuseCarry only), allocated on first use; `active` is being filled. */
+  private readonly spare: Array<Buffer | undefined> = [undefined, undefined];
+  private active = 0;
 
-  constructor(maxLineBytes: number, onLine: (bytes: Buffer, line: number) => void) {
+  constructor(maxLineBytes: number, onLine: (bytes: Buffer, line: number) => void, options: LineSplitterOptions = {}) {
     this.maxLineBytes = maxLineBytes;
     this.onLine = onLine;
+    this.reuseCarry = options.reuseCarry ?? false;
   }
 
   push(chunk: Buffer): void {
@@ -34,11 +55,8 @@ export class LineSplitter {
     while (newline !== -1) {
       if (this.carryBytes > 0) {
         this.checkSize(this.carryBytes + newline - start);
-        this.carry.push(chunk.subarray(start, newline));
-        const joined = Buffer.concat(this.carry, this.carryBytes + newline - start);
-        this.carry = [];
-        this.carryBytes = 0;
-        this.emit(joined);
+        this.keep(chunk, start, newline);
+        this.emit(this.takeCarry());
       } else {
         this.checkSize(newline - start);
         this.emit(chunk.subarray(start, newline));
@@ -48,19 +66,47 @@ export class LineSplitter {
     }
     if (start < chunk.length) {
       this.checkSize(this.carryBytes + chunk.length - start);
-      this.carry.push(chunk.subarray(start));
-      this.carryBytes += chunk.length - start;
+      this.keep(chunk, start, chunk.length);
     }
   }
 
   /** Flushes a last line that has no line break after it. */
   end(): void {
-    if (this.carryBytes > 0) {
-      const joined = Buffer.concat(this.carry, this.carryBytes);
-      this.carry = [];
-      this.carryBytes = 0;
-      this.emit(joined);
+    if (this.carryBytes > 0) this.emit(this.takeCarry());
+  }
+
+  /** Holds chunk[start, end) as part of the line that continues in the next chunk. */
+  private keep(chunk: Buffer, start: number, end: number): void {
+    const bytes = this.carryBytes + end - start;
+    if (!this.reuseCarry) {
+      this.carry.push(chunk.subarray(start, end));
+      this.carryBytes = bytes;
+      return;
     }
+    let buffer = this.spare[this.active];
+    if (buffer === undefined || buffer.length < bytes) {
+      const doubled = buffer === undefined ? FIRST_CARRY_BYTES : 2 * buffer.length;
+      const grown = Buffer.allocUnsafeSlow(Math.max(bytes, Math.min(doubled, this.maxLineBytes + 1)));
+      if (buffer !== undefined) buffer.copy(grown, 0, 0, this.carryBytes);
+      this.spare[this.active] = buffer = grown;
+    }
+    chunk.copy(buffer, this.carryBytes, start, end);
+    this.carryBytes = bytes;
+  }
+
+  /** The whole carried line; with reuseCarry, the other buffer takes the next one so this one stays intact until the next push. */
+  private takeCarry(): Buffer {
+    const bytes = this.carryBytes;
+    this.carryBytes = 0;
+    if (!this.reuseCarry) {
+      const joined = Buffer.concat(this.carry, bytes);
+      this.carry = [];
+      return joined;
+    }
+    const buffer = this.spare[this.active] as Buffer;
+    if (buffer.length > KEEP_CARRY_BYTES) this.spare[this.active] = undefined;
+    this.active ^= 1;
+    return buffer.subarray(0, bytes);
   }
 
   private checkSize(bytes: number): void {
@@ -96,4 +142,70 @@ export function isBlank(bytes: Buffer): boolean {
     if (b !== 0x20 && b !== 0x09 && b !== CR && b !== LF) return false;
   }
   return true;
+}
+
+/**
+ * One JSONL line as the request stages pass it on: decoded once (JSON.parse
+ * needs the text anyway), its raw bytes made only when someone asks for them.
+ * Holding text rather than a view into the read chunk means no stage keeps a
+ * chunk alive: a chunk can be reused, or collected young, as soon as it is
+ * split, instead of piling up as external memory until a full GC. A line that
+ * is not valid UTF-8 keeps a copy of its bytes, since its text would not
+ * encode back to them.
+ */
+export class DecodedLine<T = unknown> implements ParsedLine<T> {
+  readonly line: number;
+  readonly value: T;
+  /** The line decoded as UTF-8. */
+  readonly text: string;
+  /** Length of the raw line in bytes. */
+  readonly byteLength: number;
+  private raw: Buffer | undefined;
+  private readonly exact: boolean;
+
+  constructor(line: number, value: T, text: string, byteLength: number, raw: Buffer | undefined) {
+    this.line = line;
+    this.value = value;
+    this.text = text;
+    this.byteLength = byteLength;
+    this.raw = raw;
+    this.exact = raw === undefined;
+  }
+
+  /** Decodes `bytes` (a view that may be overwritten later: it is not kept). */
+  static decode(bytes: Buffer, line: number, parse: (text: string) => unknown): DecodedLine {
+    const text = bytes.toString('utf8');
+    const value = parse(text);
+    return new DecodedLine(line, value, text, bytes.length, isUtf8(bytes) ? undefined : Buffer.from(bytes));
+  }
+
+  /** The raw line without its line break. */
+  get bytes(): Buffer {
+    return (this.raw ??= Buffer.from(this.text, 'utf8'));
+  }
+
+  /** The text when it encodes back to exactly the raw bytes (the line was valid UTF-8). */
+  get exactText(): string | undefined {
+    return this.exact ? this.text : undefined;
+  }
+
+  /** The same line carrying another value (the validated request). */
+  withValue<U>(value: U): DecodedLine<U> {
+    return new DecodedLine<U>(this.line, value, this.text, this.byteLength, this.exact ? undefined : this.raw);
+  }
+}
+
+/**
+ * How a request line is written out: its original text or bytes when it came
+ * as JSONL, otherwise serialised once. `size` is its length in UTF-8 bytes.
+ */
+export function lineOutput(request: ParsedLine): { raw: Buffer | undefined; text: string | undefined; size: number } {
+  if (request instanceof DecodedLine) {
+    const text = request.exactText;
+    if (text !== undefined) return { raw: undefined, text, size: request.byteLength };
+  }
+  const raw = request.bytes;
+  if (raw !== undefined) return { raw, text: undefined, size: raw.length };
+  const text = JSON.stringify(request.value);
+  return { raw: undefined, text, size: Buffer.byteLength(text) };
 }

@@ -26,7 +26,9 @@ const MAX_LOAD = 0.75;
  * Cost per id, measured by `memoryBytes`: its UTF-8 length (the arena grows
  * by doubling, so up to twice that while it has headroom) + 8 bytes (arena
  * offset and first line, also doubled on growth) + 8 bytes per table slot at
- * a load of 0.375–0.75 (≈ 11–21 bytes). A 20-byte id costs ≈ 40–75 bytes;
+ * a load of 0.375–0.75 (≈ 11–21 bytes). The headroom is reserved, not
+ * written, so most of it never becomes resident; each array it grew out of is
+ * freed at once rather than left for the GC. A 20-byte id costs ≈ 40–75 bytes;
  * 1,000,000 such ids ≈ 40–75 MB, off the garbage-collected heap. Past the
  * caps the index throws CUSTOM_ID_INDEX_FULL rather than growing further.
  */
@@ -51,7 +53,8 @@ export class UniqueIdSet {
     this.mask = 1023;
     this.offsets = new Uint32Array(513);
     this.lines = new Uint32Array(512);
-    this.arena = Buffer.allocUnsafe(16 * 1024);
+    // Not from Node's shared pool: the set releases its old arena when it grows (see releaseNow).
+    this.arena = Buffer.allocUnsafeSlow(16 * 1024);
   }
 
   get size(): number {
@@ -111,17 +114,20 @@ export class UniqueIdSet {
 
   private store(key: Buffer, length: number, line: number): void {
     if (this.arenaBytes + length > this.arena.length) {
-      const next = Buffer.allocUnsafe(Math.min(Math.max(this.arena.length * 2, this.arenaBytes + length), this.maxIdBytes));
+      const next = Buffer.allocUnsafeSlow(Math.min(Math.max(this.arena.length * 2, this.arenaBytes + length), this.maxIdBytes));
       this.arena.copy(next, 0, 0, this.arenaBytes);
+      releaseNow(this.arena);
       this.arena = next;
     }
     key.copy(this.arena, this.arenaBytes, 0, length);
     if (this.count + 1 >= this.offsets.length) {
       const offsets = new Uint32Array(this.offsets.length * 2);
       offsets.set(this.offsets);
+      releaseNow(this.offsets);
       this.offsets = offsets;
       const lines = new Uint32Array(this.lines.length * 2);
       lines.set(this.lines);
+      releaseNow(this.lines);
       this.lines = lines;
     }
     this.lines[this.count] = line;
@@ -144,10 +150,26 @@ export class UniqueIdSet {
       slots[slot] = entry;
       fingerprints[slot] = hash;
     }
+    releaseNow(this.slots);
+    releaseNow(this.fingerprints);
     this.slots = slots;
     this.fingerprints = fingerprints;
     this.mask = mask;
   }
+}
+
+/**
+ * Frees the memory behind an array the set has just copied out of, now
+ * instead of at the next full garbage collection: the copies a doubling
+ * leaves behind are otherwise dead memory that V8 does not count toward a
+ * collection until tens of megabytes of it have gathered. Detaching the
+ * ArrayBuffer (transfer to length 0) releases its store at once. Only arrays
+ * that own their whole buffer are released (never a slice of Node's pool);
+ * on a runtime without ArrayBuffer.prototype.transfer the GC frees them later.
+ */
+function releaseNow(view: Uint8Array | Uint32Array): void {
+  const store = view.buffer as ArrayBuffer & { transfer?: (length?: number) => ArrayBuffer };
+  if (view.byteOffset === 0 && view.byteLength === store.byteLength) store.transfer?.(0);
 }
 
 /** FNV-1a over bytes, with a final avalanche so that the low bits (the slot) mix well. */

@@ -94,10 +94,15 @@ export async function* lineBatches(
   onChunk?: (chunk: Buffer) => Promise<void>,
 ): AsyncGenerator<LineBatch> {
   let batch: LineBatch = { lines: [], numbers: [] };
-  const splitter = new LineSplitter(maxLineBytes, (bytes, line) => {
-    batch.lines.push(bytes);
-    batch.numbers.push(line);
-  });
+  // A batch is used up before the next push, so a line that spans chunks may be assembled in a reused buffer.
+  const splitter = new LineSplitter(
+    maxLineBytes,
+    (bytes, line) => {
+      batch.lines.push(bytes);
+      batch.numbers.push(line);
+    },
+    { reuseCarry: true },
+  );
   try {
     for await (const raw of chunksOf(source, maxLineBytes, signal)) {
       throwIfAborted(signal);

@@ -1,8 +1,9 @@
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { BatchlineError, OptionError, ParseError } from '../errors.ts';
-import { DEFAULT_MAX_LINE_BYTES, LineSplitter, isBlank } from '../core/lines.ts';
+import { DEFAULT_MAX_LINE_BYTES, DecodedLine, LineSplitter, isBlank } from '../core/lines.ts';
 import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
 import type { ParsedLine } from '../types.ts';
+import { pumpFile, type PumpFileOptions } from '../io/read-file.ts';
 import { destroyOnAbort } from './abortable.ts';
 
 export interface ParserOptions {
@@ -32,6 +33,10 @@ export interface ParseStats {
  * database cursor, queue messages) and passes them on as `{line, value}`
  * without serialising, `line` being their 1-based position. One stream takes
  * bytes or objects, not both.
+ *
+ * A line from bytes is passed on as a DecodedLine: it holds the decoded text,
+ * not a view into the chunk it came from, so the parser is done with a chunk
+ * when it calls back for it (parseFile relies on this to reuse its buffers).
  */
 export class RequestParser extends Transform {
   private readonly splitter: LineSplitter;
@@ -49,7 +54,8 @@ export class RequestParser extends Transform {
       throw new OptionError('INVALID_OPTION', `maxLineBytes must be a whole number ≥ 1, got ${JSON.stringify(maxLineBytes)}`);
     }
     this.skipped = new SkippedLines(checkInvalidPolicy(options.onInvalid), options.maxReportedErrors);
-    this.splitter = new LineSplitter(maxLineBytes, (bytes, line) => this.onLine(bytes, line));
+    // Each line is decoded in onLine before the next push, so the splitter may reuse its carry buffers.
+    this.splitter = new LineSplitter(maxLineBytes, (bytes, line) => this.onLine(bytes, line), { reuseCarry: true });
     destroyOnAbort(this, options.signal);
   }
 
@@ -113,9 +119,9 @@ export class RequestParser extends Transform {
       this.blankLines++;
       return;
     }
-    let value: unknown;
+    let parsed: DecodedLine;
     try {
-      value = JSON.parse(bytes.toString('utf8'));
+      parsed = DecodedLine.decode(bytes, line, JSON.parse);
     } catch (err) {
       this.skipped.handle(
         new ParseError('INVALID_JSON', `line ${line} is not valid JSON: ${(err as Error).message}`, { line, cause: err }),
@@ -123,7 +129,7 @@ export class RequestParser extends Transform {
       return;
     }
     this.values++;
-    this.push({ line, value, bytes } satisfies ParsedLine);
+    this.push(parsed);
   }
 }
 
@@ -150,6 +156,21 @@ export function parseSource(source: RequestSource, options: ParserOptions = {}):
   }
   pipeline(readable, parser, (err) => {
     if (err && !parser.destroyed) parser.destroy(err);
+  });
+  return parser;
+}
+
+/**
+ * Starts a parser on the file at `path` and returns it. The file is read
+ * through a few reused buffers (see pumpFile) rather than a buffer per chunk,
+ * which keeps the resident memory of a large file flat. A file that cannot be
+ * read destroys the parser with INPUT_UNREADABLE.
+ */
+export function parseFile(path: string, options: ParserOptions & PumpFileOptions = {}): RequestParser {
+  const parser = createParser(options);
+  pumpFile(path, parser, { chunkBytes: options.chunkBytes }).catch((err: unknown) => {
+    // An error of the parser's own has destroyed it already.
+    if (!parser.destroyed) parser.destroy(err as Error);
   });
   return parser;
 }

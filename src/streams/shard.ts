@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BatchlineError, OptionError } from '../errors.ts';
+import { DecodedLine, lineOutput } from '../core/lines.ts';
 import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
 import type { ShardDescriptor, ValidRequest } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
@@ -104,16 +105,15 @@ export class RequestSharder extends Transform {
 
   private async write1(request: ValidRequest): Promise<void> {
     const { line, value } = request;
-    // Original bytes when the line came as text; otherwise one serialisation, encoded straight into the buffer.
-    const raw = request.bytes;
-    const text = raw === undefined ? JSON.stringify(value) : undefined;
-    const size = raw === undefined ? Buffer.byteLength(text as string) : raw.length;
+    // The line as it was read (its text, or its bytes) when it came as JSONL; otherwise one serialisation.
+    const { raw, text, size } = lineOutput(request);
+    const original = raw !== undefined || request instanceof DecodedLine;
     const placement = this.plan.place(value.url, value.body.model, size + 1, line, value.custom_id);
     if (placement.closedBefore) await this.finishShard(placement.closedBefore);
     const shard = this.open.get(placement.shard.index) ?? (await this.openShard(placement.shard));
     await shard.file.append(raw, text, size);
     this.counts.requests++;
-    if (raw) this.counts.rawRequests++;
+    if (original) this.counts.rawRequests++;
     if (placement.closedAfter) await this.finishShard(placement.shard);
   }
 

@@ -3,6 +3,7 @@ import { BatchlineError, ValidationError } from '../errors.ts';
 import { RequestChecker, type RequestCheckerOptions } from '../core/request-checker.ts';
 import { checkRequestSpec, toRequest, type RequestSpec } from '../core/request-rules.ts';
 import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
+import { DecodedLine } from '../core/lines.ts';
 import type { BatchEndpoint, ParsedLine, ValidRequest } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
 
@@ -76,10 +77,14 @@ export class RequestValidator<Row = unknown> extends Transform {
       const value = this.build ? this.buildRequest(parsed) : parsed.value;
       const request = this.checker.check(value, parsed.line);
       this.requests++;
-      const out: ValidRequest =
-        this.build || parsed.bytes === undefined
-          ? { line: parsed.line, value: request }
-          : { line: parsed.line, value: request, bytes: parsed.bytes };
+      // A decoded line goes on as one, so its raw bytes are still made only if asked for.
+      const out: ValidRequest = this.build
+        ? { line: parsed.line, value: request }
+        : parsed instanceof DecodedLine
+          ? parsed.withValue(request)
+          : parsed.bytes === undefined
+            ? { line: parsed.line, value: request }
+            : { line: parsed.line, value: request, bytes: parsed.bytes };
       this.push(out);
       callback();
     } catch (err) {
