@@ -3,10 +3,10 @@
  * disk with `stateDir`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BatchlineError } from '../errors.ts';
-import { writeJsonAtomic } from '../io/atomic-write.ts';
+import { readJsonRecord, writeJsonAtomic } from '../io/atomic-write.ts';
 import { TERMINAL_BATCH_STATUSES, type BatchEndpoint, type BatchStatus } from '../types.ts';
 
 export type { BatchStatus };
@@ -160,18 +160,13 @@ export class BatchStateDir {
         continue;
       }
       if (!name.endsWith('.json')) continue;
-      const text = await readFile(full, 'utf8');
-      let record: BatchRecord;
-      try {
-        record = JSON.parse(text) as BatchRecord;
-      } catch (err) {
-        throw new BatchlineError('EMULATOR_STATE_CORRUPT', `batch state file ${full} is not valid JSON`, { cause: err });
-      }
-      if (!record?.batch?.id || typeof record.seq !== 'number') {
-        throw new BatchlineError('EMULATOR_STATE_CORRUPT', `batch state file ${full} does not hold a batch record`);
-      }
-      records.push(record);
+      records.push(await readJsonRecord<BatchRecord>(full, 'EMULATOR_STATE_CORRUPT', isBatchRecord));
     }
     return records.sort((a, b) => a.seq - b.seq);
   }
+}
+
+function isBatchRecord(value: unknown): boolean {
+  const record = value as Partial<BatchRecord> | null;
+  return typeof record?.batch?.id === 'string' && typeof record.seq === 'number';
 }

@@ -8,11 +8,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { writeJsonAtomic } from '../io/atomic-write.ts';
+import { readJsonRecord, writeJsonAtomic } from '../io/atomic-write.ts';
 import { EmulatorClock, EmulatorHttpError, type FileObject, type FileStore } from './contracts.ts';
 
 /** A body whose every byte has arrived but which no file refers to yet. */
@@ -238,7 +238,7 @@ export class DiskFileStore extends BaseFileStore {
           await rm(join(dir, name), { force: true });
           continue;
         }
-        const file = JSON.parse(await readFile(join(dir, name), 'utf8')) as FileObject;
+        const file = await readJsonRecord<FileObject>(join(dir, name), 'EMULATOR_STATE_CORRUPT', isFileObject);
         store.files.set(file.id, file);
       } else if (name.endsWith('.body') && !names.has(`${name.slice(0, -'.body'.length)}.json`)) {
         await rm(join(dir, name), { force: true });
@@ -302,4 +302,9 @@ export class DiskFileStore extends BaseFileStore {
   private bodyPath(id: string): string {
     return join(this.dir, `${id}.body`);
   }
+}
+
+function isFileObject(value: unknown): boolean {
+  const file = value as Partial<FileObject> | null;
+  return typeof file?.id === 'string' && file.object === 'file' && typeof file.bytes === 'number';
 }

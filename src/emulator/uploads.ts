@@ -6,10 +6,10 @@
  * /v1/files; the assembled file streams from the parts into the file store.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EmulatorHttpError, type EmulatorClock, type FileObject } from './contracts.ts';
-import { writeJsonAtomic } from '../io/atomic-write.ts';
+import { readJsonRecord, writeJsonAtomic } from '../io/atomic-write.ts';
 import { DiskFileStore, fileTtlSeconds, MemoryFileStore, newId, type EmulatorFileStore } from './file-store.ts';
 import { limitBytes } from './multipart.ts';
 
@@ -99,8 +99,13 @@ export class UploadStore {
     const parts = await DiskFileStore.open(join(options.stateDir, 'upload-parts'), options.clock);
     const store = new UploadStore(options, parts, dir);
     for (const name of await readdir(dir)) {
+      // A temp file is a write that never reached its rename: the record it meant to replace is still there.
+      if (name.endsWith('.tmp')) {
+        await rm(join(dir, name), { force: true });
+        continue;
+      }
       if (!name.endsWith('.json')) continue;
-      const record = JSON.parse(await readFile(join(dir, name), 'utf8')) as UploadRecord;
+      const record = await readJsonRecord<UploadRecord>(join(dir, name), 'EMULATOR_STATE_CORRUPT', isUploadRecord);
       delete record.busy;
       store.uploads.set(record.upload.id, record);
     }
@@ -297,4 +302,9 @@ export class UploadStore {
     const { busy: _busy, ...persisted } = record;
     await writeJsonAtomic(join(this.dir, `${record.upload.id}.json`), persisted);
   }
+}
+
+function isUploadRecord(value: unknown): boolean {
+  const record = value as Partial<UploadRecord> | null;
+  return typeof record?.upload?.id === 'string' && Array.isArray(record.parts);
 }
