@@ -120,6 +120,7 @@ t.test('with real time alone a short batch goes through the statuses in order', 
   t.equal(batch.status, 'completed');
   const order: BatchStatus[] = ['validating', 'in_progress', 'finalizing', 'completed'];
   t.same(seen, order.filter((status) => seen.includes(status)), `in order: ${seen.join(' → ')}`);
+  t.ok(seen.includes('in_progress'), 'the run phase was seen, not just the end');
 });
 
 t.test('request_counts fill as the run goes', async (t) => {

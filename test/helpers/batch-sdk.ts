@@ -24,6 +24,18 @@ export async function uploadJsonl(client: OpenAI, lines: Array<Record<string, un
 const TERMINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
 
 /** Retrieves until the batch is terminal, the way a user's polling loop does. */
+/** Polls through the SDK until the batch leaves `status` (or ends), recording each status seen. */
+export async function pollWhile(client: OpenAI, id: string, status: string, seen: string[], timeoutMs = 10_000): Promise<Batch> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const batch = await client.batches.retrieve(id);
+    if (seen[seen.length - 1] !== batch.status) seen.push(batch.status);
+    if (batch.status !== status || TERMINAL.has(batch.status)) return batch;
+    if (Date.now() > deadline) throw new Error(`batch ${id} still ${batch.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 export async function pollUntilDone(client: OpenAI, id: string, timeoutMs = 10_000): Promise<{ batch: Batch; seen: string[] }> {
   const seen: string[] = [];
   const deadline = Date.now() + timeoutMs;
