@@ -1,8 +1,10 @@
 import t from 'tap';
 import { readdirSync } from 'node:fs';
+import { once } from 'node:events';
 import { open } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
 import { BatchlineError, JoinError } from '../src/errors.ts';
-import { joinResults } from '../src/streams/join.ts';
+import { createJoiner, joinResults } from '../src/streams/join.ts';
 import { normalizeJoinOptions, newJoinStats } from '../src/streams/join-options.ts';
 import { runJoin } from '../src/streams/join-run.ts';
 import type { ResultStatus } from '../src/types.ts';
@@ -252,6 +254,59 @@ t.test('cleans its temp directory when the consumer stops early or the signal ab
   const early = await collect(joinResults({ input, results: [out], tempDir: dir.dir, signal: before.signal })).catch((err: unknown) => err);
   t.ok(early instanceof BatchlineError && early.code === 'ABORTED', 'an aborted signal stops it before it starts');
   t.same(readdirSync(dir.dir).sort(), ['input.jsonl', 'out.jsonl']);
+});
+
+t.test('an abort stops a join waiting on a stalled source, with ABORTED, and removes its temp directory', async (t) => {
+  const dir = scratch(t);
+  const input = dir.file('input.jsonl', jsonl([request('a')]));
+  // A result stream that stopped sending mid-line, as a download can.
+  const stalled = new PassThrough();
+  stalled.write('{"id":"1","custom_id":"a",');
+  const controller = new AbortController();
+  const join = joinResults({ input, results: [stalled], signal: controller.signal, tempDir: dir.dir });
+  const run = collect(join);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(leftovers(dir.dir).length, 1, 'the join is under way');
+  const at = Date.now();
+  controller.abort(new Error('user gave up'));
+  await t.rejects(run, { code: 'ABORTED', message: /user gave up/ });
+  t.ok(Date.now() - at < 1000, 'promptly');
+  t.same(leftovers(dir.dir), [], 'temp directory removed');
+  t.ok(stalled.destroyed, 'the stalled source is let go');
+  // The same for a stalled input stream.
+  const input2 = new PassThrough();
+  input2.write(request('a'));
+  const controller2 = new AbortController();
+  const run2 = collect(joinResults({ input: input2, results: [], signal: controller2.signal, tempDir: dir.dir }));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  controller2.abort();
+  await t.rejects(run2, { code: 'ABORTED' });
+  t.same(leftovers(dir.dir), []);
+});
+
+t.test('createJoiner: an abort while it waits for input destroys it with ABORTED and removes its temp directory', async (t) => {
+  const dir = scratch(t);
+  for (const reading of [false, true]) {
+    const controller = new AbortController();
+    const joiner = createJoiner({ results: [], signal: controller.signal, tempDir: dir.dir });
+    const failed = once(joiner, 'error');
+    // (events.once would reject on the 'error' that comes first.)
+    const closed = new Promise((resolve) => joiner.on('close', resolve));
+    if (reading) joiner.resume();
+    joiner.write(request('a') + '\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (reading) t.equal(leftovers(dir.dir).length, 1, 'the join is under way');
+    controller.abort();
+    const [error] = await failed;
+    t.match(error, { code: 'ABORTED' }, reading ? 'reading' : 'not read');
+    await closed;
+    t.ok(joiner.destroyed);
+    t.same(leftovers(dir.dir), [], 'temp directory removed');
+  }
+  const before = new AbortController();
+  before.abort();
+  const joiner = createJoiner({ results: [], signal: before.signal, tempDir: dir.dir });
+  t.match((await once(joiner, 'error'))[0], { code: 'ABORTED' }, 'an aborted signal destroys it at once');
 });
 
 t.test('reads files past its read buffer, with lines longer than the buffer, from paths', async (t) => {

@@ -12,3 +12,47 @@ export function destroyOnAbort(stream: Duplex | Writable, signal: AbortSignal | 
   signal.addEventListener('abort', onAbort, { once: true });
   stream.once('close', () => signal.removeEventListener('abort', onAbort));
 }
+
+/**
+ * The items of `source`, each read raced against `signal`. A source that
+ * stalls (a download that stopped sending) would otherwise hold its reader
+ * past an abort, and with it whatever the reader cleans up afterwards. On
+ * abort the pending read is abandoned with a coded AbortError and the
+ * source's iterator is told to return, which destroys a Readable.
+ */
+export async function* raceAbort<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  if (!signal) return yield* source;
+  const iterator = source[Symbol.asyncIterator]();
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(new AbortError(abortMessage(signal)));
+  });
+  // Rejected only when the signal fires; whoever is reading then sees it through the race.
+  aborted.catch(() => undefined);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  let finished = false;
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    // An abort, an error or a reader that stopped early: let the source go, as a for-await loop
+    // would. A Readable is destroyed directly, since its iterator's return() waits behind the
+    // pending read; return() is not awaited, as a stalled source may never answer.
+    if (!finished) {
+      if (isDestroyable(source)) source.destroy();
+      else iterator.return?.()?.catch(() => undefined);
+    }
+  }
+}
+
+function isDestroyable(source: object): source is { destroy(): void } {
+  return typeof (source as { destroy?: unknown }).destroy === 'function';
+}

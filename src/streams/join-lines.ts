@@ -5,6 +5,7 @@
 import { open } from 'node:fs/promises';
 import { AbortError, BatchlineError, abortMessage, throwIfAborted } from '../errors.ts';
 import { LineSplitter } from '../core/lines.ts';
+import { raceAbort } from './abortable.ts';
 
 /** Bytes of a source: a file path, a Readable or any async iterable of chunks. */
 export type ByteSource = string | AsyncIterable<Buffer | Uint8Array | string>;
@@ -70,7 +71,8 @@ function chunksOf(
   maxLineBytes: number,
   signal: AbortSignal | undefined,
 ): AsyncIterable<Buffer | Uint8Array | string> {
-  return typeof source === 'string' ? fileChunks(source, maxLineBytes, signal) : source;
+  // A file read ends or fails by itself; a stream or iterable may stall, so its reads are raced against the signal.
+  return typeof source === 'string' ? fileChunks(source, maxLineBytes, signal) : raceAbort(source, signal);
 }
 
 function unreadable(err: unknown, source: ByteSource, signal: AbortSignal | undefined): unknown {

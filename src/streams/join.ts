@@ -6,6 +6,7 @@
 import { Duplex } from 'node:stream';
 import type { JoinedResult } from '../types.ts';
 import { newJoinStats, normalizeJoinOptions, type JoinOptions, type JoinStats } from './join-options.ts';
+import { destroyOnAbort } from './abortable.ts';
 import { runJoin } from './join-run.ts';
 
 export type { JoinOptions, JoinStats, ResultSource } from './join-options.ts';
@@ -48,5 +49,8 @@ export function createJoiner(options: Omit<JoinOptions, 'input'>): Joiner {
     yield* runJoin(normalizeJoinOptions({ ...options, input: source }), stats);
   }) as Joiner;
   Object.defineProperty(duplex, 'stats', { value: stats, enumerable: true });
+  // The join's own checks of the signal run only between reads; while it waits for input (or for a
+  // reader) only destroying the stream stops it, which also ends the join and removes its temp directory.
+  destroyOnAbort(duplex, options.signal);
   return duplex;
 }
