@@ -36,3 +36,23 @@ t.test('refuses a line longer than the cap with its line number, before bufferin
   t.same(split(Buffer.from('12345\r\n'), 2, 5), [[1, '12345']], 'the CR of a CRLF does not count');
   t.throws(() => split(Buffer.from('123456'), 2, 5), { code: 'LINE_TOO_LARGE', line: 1 });
 });
+
+t.test('a UTF-8 BOM does not count against maxLineBytes, at every chunk size', async (t) => {
+  const line = '{"a":"' + 'x'.repeat(10) + '"}';
+  const max = Buffer.byteLength(line);
+  const inputs: Array<[string, string, Array<[number, string]>]> = [
+    ['LF', `\uFEFF${line}\n${line}\n`, [[1, line], [2, line]]],
+    ['CRLF', `\uFEFF${line}\r\n${line}\r\n`, [[1, line], [2, line]]],
+    ['no line break', `\uFEFF${line}`, [[1, line]]],
+  ];
+  for (const [name, text, expected] of inputs) {
+    for (const size of [1, 2, 3, 4, 5, 7, max, max + 1, max + 3, max + 4, 64, 65536]) {
+      t.same(split(Buffer.from(text), size, max), expected, `BOM + exactly max, ${name}, chunk size ${size}`);
+    }
+  }
+  // One byte more is still refused, with or without a BOM, and the BOM allowance is for line 1 only.
+  for (const size of [1, 3, 7, 65536]) {
+    t.throws(() => split(Buffer.from(`\uFEFF${line}x\n`), size, max), { code: 'LINE_TOO_LARGE', line: 1 }, `BOM + max + 1, chunk size ${size}`);
+    t.throws(() => split(Buffer.from(`${line}\n${line}xyz\n`), size, max), { code: 'LINE_TOO_LARGE', line: 2 }, `line 2, chunk size ${size}`);
+  }
+});
