@@ -56,3 +56,31 @@ t.test('a UTF-8 BOM does not count against maxLineBytes, at every chunk size', a
     t.throws(() => split(Buffer.from(`${line}\n${line}xyz\n`), size, max), { code: 'LINE_TOO_LARGE', line: 2 }, `line 2, chunk size ${size}`);
   }
 });
+
+t.test('pause() from onLine stops after that line; resume() goes on with the rest of the chunk', async (t) => {
+  const out: Array<[number, string]> = [];
+  let pauseAt = new Set([2, 3, 5]);
+  const splitter = new LineSplitter(100, (bytes, line) => {
+    out.push([line, bytes.toString('utf8')]);
+    if (pauseAt.has(line)) splitter.pause();
+  });
+  t.equal(splitter.push(Buffer.from('a\nb\nc\nd')), false, 'stopped after line 2');
+  t.same(out.map(([line]) => line), [1, 2]);
+  t.equal(splitter.resume(), false, 'stopped after line 3');
+  t.equal(splitter.resume(), true, 'the rest, up to the partial line, is used up');
+  t.equal(splitter.resume(), true, 'nothing held');
+  t.equal(splitter.push(Buffer.from('d\ne\nf\n')), false, 'the carried line completes and line 5 pauses');
+  t.equal(splitter.resume(), true);
+  splitter.end();
+  t.same(out, [
+    [1, 'a'],
+    [2, 'b'],
+    [3, 'c'],
+    [4, 'dd'],
+    [5, 'e'],
+    [6, 'f'],
+  ]);
+  // A pause on the last line of a chunk holds nothing.
+  pauseAt = new Set([7]);
+  t.equal(splitter.push(Buffer.from('g\n')), true);
+});

@@ -150,6 +150,55 @@ t.test('an abort signal destroys the parser with a coded ABORTED error', async (
   await t.rejects(pipeline(endless(), createParser({ signal: controller.signal }), collect([])), { code: 'ABORTED' });
 });
 
+t.test('one large write is pushed only as fast as it is read: queued objects stay within the highWaterMark', async (t) => {
+  const count = 200_000;
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) lines.push(`{"custom_id":"${i}","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"y"}}\n`);
+  const big = Buffer.from(lines.join('')); // ≈ 19 MB in one chunk, as fs.readFile or one large socket read gives
+  const parser = createParser();
+  let written = false;
+  parser.write(big, () => (written = true));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const bound = parser.readableHighWaterMark;
+  t.ok(parser.readableLength <= bound, `${parser.readableLength} objects queued with no reader (bound ${bound})`);
+  t.notOk(written, 'the chunk is not called back for while lines of it wait');
+  parser.end();
+  let next = 0;
+  let inOrder = true;
+  let worst = 0;
+  for await (const parsed of parser as AsyncIterable<ParsedLine>) {
+    if ((parsed.value as { custom_id: string }).custom_id !== String(next) || parsed.line !== next + 1) inOrder = false;
+    next++;
+    worst = Math.max(worst, parser.readableLength);
+  }
+  t.equal(next, count, 'every line comes out');
+  t.ok(inOrder, 'in order, with true line numbers');
+  t.ok(worst <= bound, `at most ${worst} objects queued while read`);
+  t.ok(written);
+  t.match(parser.stats, { lines: count, values: count, bytes: big.length });
+});
+
+t.test('a paused chunk goes on at every chunk size, with skipped lines, blank lines and a last line without a break', async (t) => {
+  const text = Array.from({ length: 300 }, (_, i) => (i % 7 === 3 ? 'not json' : i % 11 === 5 ? '' : request(`r${i}`, 'é'))).join('\r\n');
+  const input = Buffer.from(text);
+  const expected = (await parse(input, input.length, { onInvalid: 'skip' })).lines;
+  for (const size of [1, 100, 4096, input.length]) {
+    const parser = createParser({ onInvalid: 'skip' });
+    const out: ParsedLine[] = [];
+    // A reader slower than the writer, so that chunks are paused part way.
+    const slow = new Writable({
+      objectMode: true,
+      highWaterMark: 1,
+      write(chunk, _encoding, callback) {
+        out.push(chunk);
+        setImmediate(callback);
+      },
+    });
+    await pipeline(chunked(input, size), parser, slow);
+    t.same(out.map((p) => ({ line: p.line, value: p.value, bytes: p.bytes?.toString('utf8') })), expected, `chunk size ${size}`);
+  }
+});
+
 t.test('a stalled consumer stops the source: buffering stays bounded', async (t) => {
   const line = Buffer.from(`${request('x', 'y'.repeat(1000))}\n`);
   let pulled = 0;
@@ -187,4 +236,45 @@ t.test('a stalled consumer stops the source: buffering stays bounded', async (t)
   release();
   await done;
   t.ok(consumed >= 2000, 'the pipeline moves on once the consumer does');
+});
+
+t.test('a stalled consumer behind large chunks: the parser queues no more than its highWaterMark', async (t) => {
+  // The test above feeds 64 KiB chunks; here each chunk holds thousands of lines.
+  for (const linesPerChunk of [1, 5_000, 50_000]) {
+    let id = 0;
+    const source = new Readable({
+      highWaterMark: 1,
+      read() {
+        const lines: string[] = [];
+        for (let i = 0; i < linesPerChunk; i++) lines.push(`${request(String(id++), 'y')}\n`);
+        this.push(Buffer.from(lines.join('')));
+      },
+    });
+    const parser = createParser();
+    const validator = createValidator();
+    let release: () => void = () => undefined;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    let consumed = 0;
+    const sink = new Writable({
+      objectMode: true,
+      highWaterMark: 1,
+      write(_chunk, _encoding, callback) {
+        consumed++;
+        if (consumed === 10) stalled.then(() => callback());
+        else if (consumed >= 60_000) source.destroy();
+        else callback();
+      },
+    });
+    const done = pipeline(source, parser, validator, sink).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.ok(parser.readableLength <= parser.readableHighWaterMark, `${linesPerChunk} lines a chunk: parser queues ${parser.readableLength}`);
+    t.ok(parser.writableLength <= parser.writableHighWaterMark, `${linesPerChunk} lines a chunk: ${parser.writableLength} chunks wait to be split`);
+    t.ok(validator.readableLength + validator.writableLength <= 200, `${linesPerChunk} lines a chunk: the validator holds ${validator.readableLength + validator.writableLength}`);
+    const made = id;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.equal(id, made, `${linesPerChunk} lines a chunk: no further reads while stalled`);
+    release();
+    await done;
+    t.ok(consumed >= 60_000, 'moves on once the consumer does');
+  }
 });

@@ -22,6 +22,11 @@ const CR = 0x0d;
  * splitter keeps no view into a chunk once push() returns (so the caller may
  * reuse it). Such a line is valid only until the next push() or end(): for
  * callers that use each line before they push again.
+ *
+ * A caller that cannot take more lines for now calls pause() from onLine:
+ * the splitter stops after that line and holds the rest of the chunk (a view:
+ * the chunk must stay as it is) until resume(). push() and resume() return
+ * false when they stopped part way, true once the chunk is used up.
  */
 export interface LineSplitterOptions {
   reuseCarry?: boolean;
@@ -42,6 +47,10 @@ export class LineSplitter {
   /** The two reused carry buffers (reuseCarry only), allocated on first use; `active` is being filled. */
   private readonly spare: Array<Buffer | undefined> = [undefined, undefined];
   private active = 0;
+  /** Set by pause() from onLine; the chunk being split and where its next line starts. */
+  private pausing = false;
+  private held: Buffer | undefined;
+  private heldStart = 0;
 
   constructor(maxLineBytes: number, onLine: (bytes: Buffer, line: number) => void, options: LineSplitterOptions = {}) {
     this.maxLineBytes = maxLineBytes;
@@ -49,8 +58,34 @@ export class LineSplitter {
     this.reuseCarry = options.reuseCarry ?? false;
   }
 
-  push(chunk: Buffer): void {
-    let start = 0;
+  /**
+   * Splits `chunk`; false when onLine paused the splitter before the chunk
+   * was used up. Then the next chunk waits until resume() returns true.
+   */
+  push(chunk: Buffer): boolean {
+    return this.split(chunk, 0);
+  }
+
+  /** Asks the splitter to stop after the line being emitted; only from within onLine. */
+  pause(): void {
+    this.pausing = true;
+  }
+
+  /** Goes on with the rest of a chunk a pause left; true once it is used up (or when nothing was held). */
+  resume(): boolean {
+    const chunk = this.held;
+    if (!chunk) return true;
+    this.held = undefined;
+    return this.split(chunk, this.heldStart);
+  }
+
+  /** Flushes a last line that has no line break after it. */
+  end(): void {
+    if (this.carryBytes > 0) this.emit(this.takeCarry());
+  }
+
+  private split(chunk: Buffer, start: number): boolean {
+    this.pausing = false;
     let newline = chunk.indexOf(LF, start);
     while (newline !== -1) {
       if (this.carryBytes > 0) {
@@ -62,17 +97,20 @@ export class LineSplitter {
         this.emit(chunk.subarray(start, newline));
       }
       start = newline + 1;
+      if (this.pausing && start < chunk.length) {
+        this.pausing = false;
+        this.held = chunk;
+        this.heldStart = start;
+        return false;
+      }
       newline = chunk.indexOf(LF, start);
     }
+    this.pausing = false;
     if (start < chunk.length) {
       this.checkSize(this.carryBytes + chunk.length - start);
       this.keep(chunk, start, chunk.length);
     }
-  }
-
-  /** Flushes a last line that has no line break after it. */
-  end(): void {
-    if (this.carryBytes > 0) this.emit(this.takeCarry());
+    return true;
   }
 
   /** Holds chunk[start, end) as part of the line that continues in the next chunk. */

@@ -46,6 +46,8 @@ export class RequestParser extends Transform {
   private inputBytes = 0;
   private blankLines = 0;
   private values = 0;
+  /** The callback for a byte chunk whose lines are not all pushed yet: the reader asked for no more. */
+  private heldCallback: TransformCallback | undefined;
 
   constructor(options: ParserOptions = {}) {
     super({ writableObjectMode: true, readableObjectMode: true, writableHighWaterMark: 8, readableHighWaterMark: 64 });
@@ -72,14 +74,50 @@ export class RequestParser extends Transform {
 
   override _transform(chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      if (Buffer.isBuffer(chunk)) this.pushBytes(chunk);
-      else if (typeof chunk === 'string') this.pushBytes(Buffer.from(chunk, 'utf8'));
-      else if (chunk instanceof Uint8Array) this.pushBytes(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      let done = true;
+      if (Buffer.isBuffer(chunk)) done = this.pushBytes(chunk);
+      else if (typeof chunk === 'string') done = this.pushBytes(Buffer.from(chunk, 'utf8'));
+      else if (chunk instanceof Uint8Array) done = this.pushBytes(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       else this.pushObject(chunk);
-      callback();
+      // A chunk of many lines stops where the reader's buffer filled up; _read goes on with it.
+      if (done) callback();
+      else this.heldCallback = callback;
     } catch (err) {
       callback(err as Error);
     }
+  }
+
+  /**
+   * The reader wants more: the rest of a held chunk comes first. Transform
+   * holds back the next chunk by itself (it calls back for a chunk only once
+   * the reader has room), but not the lines within one, so one large write
+   * would otherwise be pushed all at once whatever the highWaterMark.
+   */
+  override _read(size: number): void {
+    const callback = this.heldCallback;
+    if (!callback) {
+      super._read(size);
+      return;
+    }
+    this.heldCallback = undefined;
+    const before = this.values;
+    let done: boolean;
+    try {
+      done = this.splitter.resume();
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    if (!done) {
+      this.heldCallback = callback;
+      return;
+    }
+    const pushed = this.values !== before;
+    callback();
+    // Readable calls _read again only after a push. When the rest of the chunk pushed nothing (blank
+    // or skipped lines) and Transform then held the next chunk back for a reader with a full buffer,
+    // nothing would push: that chunk is let through here, and its first line pauses it again.
+    if (!pushed) super._read(size);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -101,10 +139,11 @@ export class RequestParser extends Transform {
     this.mode = mode;
   }
 
-  private pushBytes(chunk: Buffer): void {
+  /** False when the reader's buffer filled up part way through the chunk. */
+  private pushBytes(chunk: Buffer): boolean {
     this.setMode('bytes');
     this.inputBytes += chunk.length;
-    this.splitter.push(chunk);
+    return this.splitter.push(chunk);
   }
 
   private pushObject(value: unknown): void {
@@ -129,7 +168,7 @@ export class RequestParser extends Transform {
       return;
     }
     this.values++;
-    this.push(parsed);
+    if (!this.push(parsed)) this.splitter.pause();
   }
 }
 
