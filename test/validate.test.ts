@@ -178,6 +178,32 @@ t.test('builds requests from database rows with toRequest and validates them', a
   await t.rejects(pipeline(parseSource([{ id: 1 }]), broken, collect([])), { code: 'INVALID_ROW', line: 1 });
 });
 
+t.test('a row with its own line and value fields is a row, not parser output', async (t) => {
+  // Straight from a cursor, no parser in front: a table that happens to have `line` and `value` columns.
+  const rows = [
+    { id: 'doc-1', line: 7, value: 'first sentence' },
+    { id: 'doc-2', line: 7, value: 'second' },
+  ];
+  const build = { customId: 'id', endpoint: '/v1/embeddings' as const, body: (row: { value: string }) => ({ model: 'm', input: row.value }) };
+  for (const source of [() => Readable.from(rows), () => parseSource(rows)]) {
+    const out: ValidRequest[] = [];
+    await pipeline(source(), createValidator({ build }), collect(out));
+    t.same(
+      out.map((r) => [r.line, r.value.custom_id, (r.value.body as { input: string }).input]),
+      [
+        [1, 'doc-1', 'first sentence'],
+        [2, 'doc-2', 'second'],
+      ],
+    );
+  }
+  // Without build, such a row is checked as the request itself (and is not one).
+  await t.rejects(pipeline(Readable.from([{ line: 3, value: chat('a') }]), createValidator(), collect([])), { code: 'MISSING_CUSTOM_ID', line: 1 });
+  // The parser's own output is still told apart, objects and JSONL alike.
+  const out: ValidRequest[] = [];
+  await pipeline(parseSource([chat('x'), chat('y')]), createValidator(), collect(out));
+  t.same(out.map((r) => [r.line, r.value.custom_id]), [[1, 'x'], [2, 'y']]);
+});
+
 t.test('the id set is exact: duplicates found, distinct ids never confused', async (t) => {
   fc.assert(
     fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 6 }), { maxLength: 300 }), (ids) => {

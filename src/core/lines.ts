@@ -235,6 +235,27 @@ export class DecodedLine<T = unknown> implements ParsedLine<T> {
 }
 
 /**
+ * A value the parser was given as an object (a database row, a queue
+ * message), numbered by its position. Parser output has a class of its own
+ * so that the validator never mistakes a row for it: a row may well have
+ * fields named `line` and `value`.
+ */
+export class ObjectLine<T = unknown> implements ParsedLine<T> {
+  readonly line: number;
+  readonly value: T;
+
+  constructor(line: number, value: T) {
+    this.line = line;
+    this.value = value;
+  }
+}
+
+/** True for what the parser emits (a DecodedLine or an ObjectLine), whatever other objects look like. */
+export function isParsedLine(chunk: unknown): chunk is ParsedLine {
+  return chunk instanceof DecodedLine || chunk instanceof ObjectLine;
+}
+
+/**
  * How a request line is written out: its original text or bytes when it came
  * as JSONL, otherwise serialised once. `size` is its length in UTF-8 bytes.
  */

@@ -1,8 +1,7 @@
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { BatchlineError, OptionError, ParseError } from '../errors.ts';
-import { DEFAULT_MAX_LINE_BYTES, DecodedLine, LineSplitter, isBlank } from '../core/lines.ts';
+import { DEFAULT_MAX_LINE_BYTES, DecodedLine, LineSplitter, ObjectLine, isBlank } from '../core/lines.ts';
 import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
-import type { ParsedLine } from '../types.ts';
 import { pumpFile, type PumpFileOptions } from '../io/read-file.ts';
 import { destroyOnAbort } from './abortable.ts';
 
@@ -150,7 +149,7 @@ export class RequestParser extends Transform {
     this.setMode('objects');
     const line = ++this.objectLine;
     this.values++;
-    this.push({ line, value } satisfies ParsedLine);
+    this.push(new ObjectLine(line, value));
   }
 
   private onLine(bytes: Buffer, line: number): void {

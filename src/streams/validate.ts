@@ -3,7 +3,7 @@ import { BatchlineError, ValidationError } from '../errors.ts';
 import { RequestChecker, type RequestCheckerOptions } from '../core/request-checker.ts';
 import { checkRequestSpec, toRequest, type RequestSpec } from '../core/request-rules.ts';
 import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
-import { DecodedLine } from '../core/lines.ts';
+import { DecodedLine, isParsedLine } from '../core/lines.ts';
 import type { BatchEndpoint, ParsedLine, ValidRequest } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
 
@@ -37,8 +37,9 @@ export interface ValidateStats {
  * `{line, value, bytes}` → the same object once `value` is a valid Batch API
  * request: per-line rules, one endpoint per run, custom_ids unique across
  * the whole run (exact, in a compact index: see UniqueIdSet). Also takes
- * bare values (then numbered from 1). A request built with `build` loses
- * `bytes`, so the sharder serialises it.
+ * bare values (then numbered from 1): any object that is not the parser's
+ * output is one, even a row with `line` and `value` fields of its own. A
+ * request built with `build` loses `bytes`, so the sharder serialises it.
  */
 export class RequestValidator<Row = unknown> extends Transform {
   private readonly checker: RequestChecker;
@@ -72,19 +73,15 @@ export class RequestValidator<Row = unknown> extends Transform {
 
   override _transform(chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.values++;
+    // Parser output is told by its class, not its shape: any other object is a bare value or row.
     const parsed = isParsedLine(chunk) ? chunk : { line: ++this.bareLine, value: chunk };
     try {
       const value = this.build ? this.buildRequest(parsed) : parsed.value;
       const request = this.checker.check(value, parsed.line);
       this.requests++;
       // A decoded line goes on as one, so its raw bytes are still made only if asked for.
-      const out: ValidRequest = this.build
-        ? { line: parsed.line, value: request }
-        : parsed instanceof DecodedLine
-          ? parsed.withValue(request)
-          : parsed.bytes === undefined
-            ? { line: parsed.line, value: request }
-            : { line: parsed.line, value: request, bytes: parsed.bytes };
+      const out: ValidRequest =
+        !this.build && parsed instanceof DecodedLine ? parsed.withValue(request) : { line: parsed.line, value: request };
       this.push(out);
       callback();
     } catch (err) {
@@ -107,16 +104,6 @@ export class RequestValidator<Row = unknown> extends Transform {
       });
     }
   }
-}
-
-function isParsedLine(chunk: unknown): chunk is ParsedLine {
-  return (
-    typeof chunk === 'object' &&
-    chunk !== null &&
-    typeof (chunk as ParsedLine).line === 'number' &&
-    'value' in chunk &&
-    !('custom_id' in chunk)
-  );
 }
 
 export function createValidator<Row = unknown>(options: ValidatorOptions<Row> = {}): RequestValidator<Row> {
