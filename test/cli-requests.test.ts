@@ -47,6 +47,35 @@ t.test('validate prints every bad line with its code and line, and exits 1', asy
   t.match(pinned.err(), /MIXED_ENDPOINTS/);
 });
 
+t.test('validate reports a request too large for a shard like any bad line, counts it, and goes on', async (t) => {
+  const big = JSON.stringify({ custom_id: 'big', method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(500) }] } });
+  const input = [line('a'), big, 'nope', line('b'), big.replace('"big"', '"big2"')].join('\n');
+  const run = io(input);
+  t.equal(await runCli(['validate', '-', '--max-bytes', '300'], run.io), 1);
+  const errors = run.err().trim().split('\n');
+  t.match(errors[0], /^batchline: REQUEST_TOO_LARGE: .*\(line=2 customId="big"\)$/);
+  t.match(errors[1], /^batchline: INVALID_JSON: .*\(line=3\)$/);
+  t.match(errors[2], /^batchline: REQUEST_TOO_LARGE: .*\(line=5 customId="big2"\)$/);
+  t.match(errors[3], /^batchline validate: 5 lines, 2 requests, 1 shards, 3 skipped/);
+  const fast = io(input);
+  t.equal(await runCli(['validate', '-', '--max-bytes', '300', '--fail-fast'], fast.io), 1);
+  t.match(fast.err(), /REQUEST_TOO_LARGE.*line=2/);
+  t.notMatch(fast.err(), /INVALID_JSON/, '--fail-fast stops at the first');
+});
+
+t.test('validate counts the shards shard would write with its default of 16 open shards', async (t) => {
+  // 17 models in turn: past 16 open shards each new one finishes the least recently used.
+  const input = Array.from({ length: 34 }, (_, i) => line(`r${i}`, `model-${i % 17}`)).join('\n');
+  const checked = io(input);
+  t.equal(await runCli(['validate', '-'], checked.io), 0);
+  const dir = t.testdir();
+  const sharded = io(input);
+  t.equal(await runCli(['shard', '-', '--out-dir', `${dir}/out`], sharded.io), 0);
+  const shards = sharded.out().trim().split('\n').length;
+  t.ok(shards > 17, `${shards} shards`);
+  t.match(checked.err(), new RegExp(`34 requests, ${shards} shards, 0 skipped`));
+});
+
 t.test('shard writes the files, prints one descriptor per shard and a summary', async (t) => {
   const lines = Array.from({ length: 7 }, (_, i) => line(`r${i}`, i < 5 ? 'a' : 'b'));
   const dir = t.testdir({ 'in.jsonl': lines.join('\r\n') });

@@ -184,12 +184,13 @@ t.test('a row with its own line and value fields is a row, not parser output', a
     { id: 'doc-1', line: 7, value: 'first sentence' },
     { id: 'doc-2', line: 7, value: 'second' },
   ];
-  const build = { customId: 'id', endpoint: '/v1/embeddings' as const, body: (row: { value: string }) => ({ model: 'm', input: row.value }) };
+  type Row = (typeof rows)[number];
+  const build = { customId: 'id' as const, endpoint: '/v1/embeddings' as const, body: (row: Row) => ({ model: 'm', input: row.value }) };
   for (const source of [() => Readable.from(rows), () => parseSource(rows)]) {
     const out: ValidRequest[] = [];
-    await pipeline(source(), createValidator({ build }), collect(out));
+    await pipeline(source(), createValidator<Row>({ build }), collect(out));
     t.same(
-      out.map((r) => [r.line, r.value.custom_id, (r.value.body as { input: string }).input]),
+      out.map((r) => [r.line, r.value.custom_id, r.value.body.input]),
       [
         [1, 'doc-1', 'first sentence'],
         [2, 'doc-2', 'second'],

@@ -17,6 +17,8 @@ export interface RunTotals {
   parser: RequestParser;
   validator: RequestValidator;
   shards: number;
+  /** Valid requests skipped after the validator (too large for a shard), when the command reports them. */
+  skipped?: number;
   started: number;
 }
 
@@ -24,10 +26,11 @@ export interface RunTotals {
 export function summaryLine(command: string, totals: RunTotals): string {
   const parsed = totals.parser.stats;
   const validated = totals.validator.stats;
+  const later = totals.skipped ?? 0;
   const seconds = (performance.now() - totals.started) / 1000;
   return (
-    `batchline ${command}: ${parsed.lines} lines, ${validated.requests} requests, ${totals.shards} shards, ` +
-    `${parsed.skipped + validated.skipped} skipped, ${parsed.bytes} bytes, ${seconds.toFixed(2)} seconds\n`
+    `batchline ${command}: ${parsed.lines} lines, ${validated.requests - later} requests, ${totals.shards} shards, ` +
+    `${parsed.skipped + validated.skipped + later} skipped, ${parsed.bytes} bytes, ${seconds.toFixed(2)} seconds\n`
   );
 }
 

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { lineOutput } from '../core/lines.ts';
+import { LimitError } from '../errors.ts';
 import { ShardPlan } from '../core/shard-plan.ts';
 import { createValidator } from '../streams/validate.ts';
 import type { BatchEndpoint, ValidRequest } from '../types.ts';
@@ -26,10 +27,10 @@ export const validateCommand: Command = {
     '                   [--max-requests N] [--max-line-bytes N] [--fail-fast]',
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, options);
+    // The sharder's default maxOpenShards too: past it, interleaved routes make more shards.
     const plan = new ShardPlan({
       maxBytes: intOption(values['max-bytes'], 'max-bytes', 1),
       maxRequests: intOption(values['max-requests'], 'max-requests', 1),
-      maxOpenShards: Number.MAX_SAFE_INTEGER,
     });
     const onInvalid = values['fail-fast'] ? 'error' : reportInvalid(io, formatError);
     const maxLineBytes = intOption(values['max-line-bytes'], 'max-line-bytes', 1);
@@ -41,7 +42,7 @@ export const validateCommand: Command = {
     });
     // Made last: a file starts being read as soon as its parser exists, so every option is checked first.
     const parser = parseInput(positionals[0], io, { maxLineBytes, onInvalid, signal: io.signal });
-    const totals = { parser, validator, shards: 0, started: performance.now() };
+    const totals = { parser, validator, shards: 0, skipped: 0, started: performance.now() };
     // The same plan the sharder follows, so the summary says how many files `shard` would write.
     const planner = new Writable({
       objectMode: true,
@@ -52,6 +53,14 @@ export const validateCommand: Command = {
           if (placed.opened) totals.shards++;
           callback();
         } catch (err) {
+          // A request too large for any shard is a bad line like the validator's: reported, counted, and
+          // the check goes on, unless --fail-fast asked to stop at the first.
+          if (typeof onInvalid === 'function' && err instanceof LimitError && err.code === 'REQUEST_TOO_LARGE') {
+            onInvalid(err);
+            totals.skipped++;
+            callback();
+            return;
+          }
           callback(err as Error);
         }
       },
@@ -61,6 +70,6 @@ export const validateCommand: Command = {
     } finally {
       io.stderr.write(summaryLine('validate', totals));
     }
-    return parser.stats.skipped + validator.stats.skipped === 0 ? 0 : 1;
+    return parser.stats.skipped + validator.stats.skipped + totals.skipped === 0 ? 0 : 1;
   },
 };
