@@ -226,6 +226,34 @@ t.test('object input is serialised once; raw lines are written as read', async (
   t.equal(await readFile(kept[0].path, 'utf8'), spaced + '\n', 'original bytes, whitespace and all');
 });
 
+t.test('object input that JSON cannot hold is INVALID_REQUEST with its line and custom_id, and leaves no file', async (t) => {
+  const embedding = (id: string, extra: Record<string, unknown>) => ({ custom_id: id, method: 'POST', url: '/v1/embeddings', body: { model: 'e', input: 'x', ...extra } });
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  const bad: Array<[string, unknown]> = [
+    ['a BigInt', embedding('b', { user_id: 1n })],
+    ['a cycle', embedding('b', { meta: cyclic })],
+    ['a toJSON that gives nothing', { ...embedding('b', {}), toJSON: () => undefined }],
+  ];
+  for (const [name, value] of bad) {
+    const dir = t.testdir();
+    await t.rejects(
+      pipeline(parseSource([embedding('a', {}), value]), createValidator(), createSharder({ dir }), collect([])),
+      { code: 'INVALID_REQUEST', name: 'ValidationError', line: 2, customId: 'b', message: /line 2 cannot be written as JSON/ },
+      name,
+    );
+    t.same(await readdir(dir), [], `${name}: the unfinished shard is removed`);
+  }
+  // Rows built with `build` are serialised the same way.
+  const dir = t.testdir();
+  const build = { customId: 'id' as const, endpoint: '/v1/embeddings' as const, body: (row: { id: bigint }) => ({ model: 'm', input: 'hi', user_id: row.id }) };
+  await t.rejects(pipeline(parseSource([{ id: 1n }]), createValidator({ build }), createSharder({ dir }), collect([])), {
+    code: 'INVALID_REQUEST',
+    line: 1,
+    customId: '1',
+  });
+});
+
 t.test('an error destroys the pipeline and removes unfinished shard files', async (t) => {
   const dir = t.testdir();
   const out: ShardDescriptor[] = [];

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { LimitError } from '../errors.ts';
+import { LimitError, ValidationError } from '../errors.ts';
 import type { ParsedLine } from '../types.ts';
 
 export const DEFAULT_MAX_LINE_BYTES = 200_000_000;
@@ -258,6 +258,8 @@ export function isParsedLine(chunk: unknown): chunk is ParsedLine {
 /**
  * How a request line is written out: its original text or bytes when it came
  * as JSONL, otherwise serialised once. `size` is its length in UTF-8 bytes.
+ * An object that JSON cannot hold (a BigInt, a cycle, a throwing toJSON) is
+ * INVALID_REQUEST with its line and custom_id.
  */
 export function lineOutput(request: ParsedLine): { raw: Buffer | undefined; text: string | undefined; size: number } {
   if (request instanceof DecodedLine) {
@@ -266,6 +268,22 @@ export function lineOutput(request: ParsedLine): { raw: Buffer | undefined; text
   }
   const raw = request.bytes;
   if (raw !== undefined) return { raw, text: undefined, size: raw.length };
-  const text = JSON.stringify(request.value);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(request.value);
+  } catch (err) {
+    throw notSerialisable(request, (err as Error).message, err);
+  }
+  if (typeof text !== 'string') throw notSerialisable(request, 'JSON.stringify gave nothing');
   return { raw: undefined, text, size: Buffer.byteLength(text) };
+}
+
+function notSerialisable(request: ParsedLine, why: string, cause?: unknown): ValidationError {
+  const id = (request.value as { custom_id?: unknown } | null)?.custom_id;
+  const customId = typeof id === 'string' ? id : undefined;
+  return new ValidationError('INVALID_REQUEST', `the request on line ${request.line} cannot be written as JSON: ${why}`, {
+    line: request.line,
+    customId,
+    cause,
+  });
 }
