@@ -42,6 +42,15 @@ t.test('the demo runs the whole trip offline and joins every request back in inp
   t.ok(succeeded.every((r) => r.response.status_code === 200 && r.response.body !== null));
   t.match(stdout.text(), /joined 300 results in input order/);
   t.match(stderr.text(), /sharded into \d+ files/);
+
+  const again = await runCli(['demo', '--requests', '50', '--batch-duration-ms', '20', '--out-dir', dir], {
+    stdin: new PassThrough(),
+    stdout: new PassThrough(),
+    stderr: new PassThrough(),
+    env: {},
+  });
+  t.equal(again, 0, 'a second run into the same directory starts afresh');
+  t.equal((await readFile(join(dir, 'joined.jsonl'), 'utf8')).trimEnd().split('\n').length, 50);
 });
 
 t.test('the demo refuses a bad option with a coded error', async (t) => {

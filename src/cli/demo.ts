@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, openAsBlob } from 'node:fs';
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -114,6 +114,8 @@ export async function runDemo(
 ): Promise<Record<ResultStatus, number>> {
   const started = Date.now();
   await mkdir(options.outDir, { recursive: true });
+  // The demo's own output from an earlier run in the same directory goes: shard files are never mixed across runs.
+  for (const dir of ['shards', 'results']) await rm(join(options.outDir, dir), { recursive: true, force: true });
   const inputPath = join(options.outDir, 'input.jsonl');
   await writeDemoInput(inputPath, options.requests);
   log(io, `wrote ${options.requests} requests across ${ROUTES.length} endpoint/model routes to ${inputPath}`);
