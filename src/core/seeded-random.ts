@@ -12,12 +12,7 @@ export function hash32(text: string, seed = 0): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   // A final avalanche so that nearby custom_ids ("r1", "r2") do not give nearby values.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(h);
 }
 
 /** A seeded pseudo-random generator (mulberry32) returning floats in [0, 1). */
