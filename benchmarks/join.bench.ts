@@ -1,7 +1,8 @@
 /**
  * The join at scale, against the obvious approach (every result line into a
  * Map, then walk the input), each in its own child process for a clean peak
- * RSS. Both write the same JSONL; the run checks the two files are identical.
+ * RSS (VmHWM: see lib/peak-rss.ts). Both write the same JSONL; the run checks
+ * the two files are identical.
  *
  *   node benchmarks/join.bench.ts                 100 k and 1 M, both approaches
  *   node benchmarks/join.bench.ts --n 5000000 --ours-only [--clean]
@@ -59,7 +60,7 @@ interface Run {
   requests: number;
 }
 
-function child(mode: 'ours' | 'naive', flags: string[], output: string, input: string, results: string[], tempDir: string): Promise<Run> {
+function child(mode: 'ours' | 'naive' | 'cli', flags: string[], output: string, input: string, results: string[], tempDir: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [...flags, runner, mode, output, input, ...results], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -100,6 +101,10 @@ for (const n of sizes) {
   // naive join could not run under such a cap.
   const capped = await child('ours', CAPPED_HEAP, oursOut, data.input, data.results, tempDir);
   process.stderr.write(`  ours, ${CAPPED_HEAP.join(' ')}:  ${JSON.stringify(capped)}\n`);
+  // `batchline join` as the binary runs it: default flags, then the CLI's own young-generation setting.
+  const cli = await child('cli', [], oursOut, data.input, data.results, tempDir);
+  process.stderr.write(`  batchline join:  ${JSON.stringify(cli)}\n`);
+  process.stderr.write(`  batchline join output checked line by line: ${JSON.stringify(await checkJoined(oursOut, n))}\n`);
   let naiveCells = '— | —';
   let same = '—';
   if (!values['ours-only']) {
@@ -116,13 +121,13 @@ for (const n of sizes) {
   const perSecond = Math.round((n / ours.ms) * 1000).toLocaleString('en-US');
   rows.push(
     `| ${n.toLocaleString('en-US')} | ${(resultBytes / 2 ** 20).toFixed(0)} MiB | ${(ours.ms / 1000).toFixed(1)} s | ${perSecond}/s | ` +
-      `${ours.maxRssMB} MB | ${(capped.ms / 1000).toFixed(1)} s | ${capped.maxRssMB} MB | ${naiveCells} | ${same} |`,
+      `${ours.maxRssMB} MB | ${(capped.ms / 1000).toFixed(1)} s | ${capped.maxRssMB} MB | ${(cli.ms / 1000).toFixed(1)} s | ${cli.maxRssMB} MB | ${naiveCells} | ${same} |`,
   );
   if (values.clean) rmSync(data.dir, { recursive: true, force: true });
 }
 process.stdout.write(
-  '| requests | result bytes | ours: time | ours: requests/s | ours: peak RSS | ours, heap capped: time | peak RSS | naive: time | naive: peak RSS | outputs |\n' +
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n' +
+  '| requests | result bytes | ours: time | ours: requests/s | ours: peak RSS | ours, heap capped: time | peak RSS | batchline join: time | peak RSS | naive: time | naive: peak RSS | outputs |\n' +
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n' +
     rows.join('\n') +
     '\n',
 );

@@ -6,7 +6,7 @@
  *   node_modules/.bin/node benchmarks/shard.bench.ts [--mb N] [--rounds N]
  *
  * Each variant runs in its own child process so that its peak RSS
- * (process.resourceUsage().maxRSS) is its own; the children run the stages
+ * (VmHWM, see lib/peak-rss.ts) is its own; the children run the stages
  * as plain JavaScript, as the published package does, with V8's default
  * flags (the CLI variant then applies its own start-up setting, as the
  * installed binary does). The input is generated once under

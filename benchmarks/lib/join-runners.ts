@@ -1,7 +1,9 @@
 /**
  * One join, run in a child process so that its peak RSS is its own:
- * `node join-runners.ts <ours|naive> <output> <input> <result>...`.
- * Prints one JSON line: {ms, maxRssMB, requests}.
+ * `node join-runners.ts <ours|naive|cli> <output> <input> <result>...`.
+ * Prints one JSON line: {ms, maxRssMB, requests}. `cli` runs `batchline join`
+ * itself (src/cli/run.ts, built alongside, with its start-up code) and
+ * reports its exit code too.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +13,7 @@ import { resultStatus } from '../../src/core/join-status.ts';
 import { joinResults } from '../../src/streams/join.ts';
 import { createJsonlSink } from '../../src/streams/sink.ts';
 import type { BatchResultLine, JoinedResult } from '../../src/types.ts';
+import { peakRssMB } from './peak-rss.ts';
 
 async function* linesOf(path: string): AsyncGenerator<Buffer[]> {
   let batch: Buffer[] = [];
@@ -56,15 +59,29 @@ async function* naiveJoin(input: string, results: string[]): AsyncGenerator<Join
 
 const [mode, output, input, ...results] = process.argv.slice(2);
 const started = performance.now();
-let requests = 0;
-async function* counted(source: AsyncIterable<JoinedResult>): AsyncGenerator<JoinedResult> {
-  for await (const result of source) {
-    requests++;
-    yield result;
+const peakMB = () => Math.round(peakRssMB());
+
+async function runLibrary(): Promise<void> {
+  let requests = 0;
+  async function* counted(source: AsyncIterable<JoinedResult>): AsyncGenerator<JoinedResult> {
+    for await (const result of source) {
+      requests++;
+      yield result;
+    }
   }
+  const source = mode === 'naive' ? naiveJoin(input, results) : joinResults({ input, results, tempDir: process.env.JOIN_TEMP_DIR });
+  await pipeline(Readable.from(counted(source)), createJsonlSink(output));
+  process.stdout.write(`${JSON.stringify({ ms: Math.round(performance.now() - started), maxRssMB: peakMB(), requests })}\n`);
 }
-const source = mode === 'naive' ? naiveJoin(input, results) : joinResults({ input, results, tempDir: process.env.JOIN_TEMP_DIR });
-await pipeline(Readable.from(counted(source)), createJsonlSink(output));
-process.stdout.write(
-  `${JSON.stringify({ ms: Math.round(performance.now() - started), maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024), requests })}\n`,
-);
+
+async function runCli(): Promise<void> {
+  process.argv = [process.argv[0], 'batchline', 'join', input, ...results, '-o', output, '--temp-dir', process.env.JOIN_TEMP_DIR as string];
+  process.on('exit', (code) => {
+    process.stdout.write(`${JSON.stringify({ ms: Math.round(performance.now() - started), maxRssMB: peakMB(), requests: -1, cliExitCode: code })}\n`);
+    // Exit 1 says that some requests have no result, as the data intends; the bench checks the output line by line.
+    process.exitCode = code === 0 || code === 1 ? 0 : code;
+  });
+  await import('../../src/cli/run.ts');
+}
+
+await (mode === 'cli' ? runCli() : runLibrary());

@@ -14,6 +14,7 @@ import { pumpFile } from '../../src/io/read-file.ts';
 import { parseFile } from '../../src/streams/parse.ts';
 import { createSharder } from '../../src/streams/shard.ts';
 import { createValidator } from '../../src/streams/validate.ts';
+import { peakRssMB } from './peak-rss.ts';
 
 const READ_CHUNK_BYTES = 64 * 1024;
 
@@ -104,7 +105,7 @@ async function cli(input: string, out: string): Promise<void> {
   const started = performance.now();
   process.argv = [process.argv[0], 'batchline', 'shard', input, '--out-dir', out];
   process.on('exit', (code) => {
-    const result = { variant: 'cli', seconds: (performance.now() - started) / 1000, exitCode: code, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+    const result = { variant: 'cli', seconds: (performance.now() - started) / 1000, exitCode: code, maxRssMB: peakRssMB() };
     writeFileSync(resultFile, JSON.stringify(result));
   });
   await import('../../src/cli/run.ts');
@@ -119,7 +120,7 @@ if (process.argv[1] === import.meta.filename) {
     const started = performance.now();
     const counts = await RUNNERS[variant](input, out);
     const seconds = (performance.now() - started) / 1000;
-    const result: VariantResult = { variant, seconds, ...counts, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+    const result: VariantResult = { variant, seconds, ...counts, maxRssMB: peakRssMB() };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   }
 }

@@ -36,8 +36,10 @@ interface OpenShard {
 /**
  * Valid requests → shard files, one ShardDescriptor per finished file. Each
  * file holds one endpoint and one model, at most maxBytes (exact UTF-8 bytes
- * with every `\n`) and maxRequests, in input order. A request is written
- * from its original bytes when it has them. Files are fsynced before their
+ * with every `\n`) and maxRequests, in input order. A request that came as
+ * JSONL is written as it was read: from the parser's decoded text, which
+ * encodes back to the same bytes, or from its bytes when it was not valid
+ * UTF-8 or came with them. Files are fsynced before their
  * descriptor is emitted; on error or abort the unfinished files are removed.
  */
 export class RequestSharder extends Transform {
