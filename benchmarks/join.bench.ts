@@ -13,11 +13,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { checkJoined, joinData } from './lib/join-data.ts';
 
@@ -42,7 +42,7 @@ function buildRunner(): string {
     JSON.stringify({
       extends: '../../tsconfig.build.json',
       compilerOptions: { rootDir: '../..', outDir: 'build', declaration: false, sourceMap: false, noEmitOnError: false },
-      include: ['../../src', '../lib/join-runners.ts'],
+      include: ['../../src', '../lib/join-runners.ts', '../lib/peak-on-exit.ts'],
     }),
   );
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -53,6 +53,9 @@ function buildRunner(): string {
   return built;
 }
 const runner = buildRunner();
+const built = values.ts ? join(here, '..') : join(root, 'build');
+const cliEntry = join(built, 'src', 'cli', values.ts ? 'run.ts' : 'run.js');
+const peakHook = pathToFileURL(join(built, 'benchmarks', 'lib', values.ts ? 'peak-on-exit.ts' : 'peak-on-exit.js')).href;
 
 interface Run {
   ms: number;
@@ -61,15 +64,27 @@ interface Run {
 }
 
 function child(mode: 'ours' | 'naive' | 'cli', flags: string[], output: string, input: string, results: string[], tempDir: string): Promise<Run> {
+  // `batchline join` is the child's main module, as with bin/batchline.js; a preload records its peak on exit.
+  const resultFile = join(root, 'result-cli.json');
+  const args =
+    mode === 'cli'
+      ? [...flags, '--import', peakHook, cliEntry, 'join', input, ...results, '-o', output, '--temp-dir', tempDir]
+      : [...flags, runner, mode, output, input, ...results];
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...flags, runner, mode, output, input, ...results], {
+    const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, JOIN_TEMP_DIR: tempDir },
+      env: { ...process.env, JOIN_TEMP_DIR: tempDir, BENCH_RESULT: resultFile },
     });
     let out = '';
     proc.stdout.on('data', (chunk) => (out += chunk));
     proc.on('error', reject);
-    proc.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Run) : reject(new Error(`${mode} exited ${code}`))));
+    proc.on('close', (code) => {
+      if (mode !== 'cli') return code === 0 ? resolve(JSON.parse(out) as Run) : reject(new Error(`${mode} exited ${code}`));
+      // Exit 1 says that some requests have no result, as the data intends; the output is checked line by line.
+      if (code !== 0 && code !== 1) return reject(new Error(`batchline join exited ${code}`));
+      const run = JSON.parse(readFileSync(resultFile, 'utf8')) as { seconds: number; maxRssMB: number };
+      resolve({ ms: Math.round(run.seconds * 1000), maxRssMB: Math.round(run.maxRssMB), requests: -1 });
+    });
   });
 }
 

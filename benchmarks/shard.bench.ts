@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compileGraph } from './lib/compile.ts';
 import { ensureRequestFile } from './lib/requests-data.ts';
@@ -25,11 +26,22 @@ import { VARIANT_LABELS, type VariantResult } from './lib/variants.ts';
 const ROOT = join(import.meta.dirname, '..');
 const DATA_DIR = join(import.meta.dirname, 'data');
 
-function runChild(script: string, variant: string, input: string, out: string): Promise<VariantResult> {
-  // The CLI prints its shard descriptors on stdout, so its result comes back in a file.
+interface Scripts {
+  variants: string;
+  cli: string;
+  hook: string;
+}
+
+function runChild(scripts: Scripts, variant: string, input: string, out: string): Promise<VariantResult> {
+  // The CLI entry is the child's main module, as bin/batchline.js is; a preload records its peak on
+  // exit and, since the CLI prints its shard descriptors on stdout, the result comes back in a file.
   const resultFile = join(DATA_DIR, `result-${variant}.json`);
+  const args =
+    variant === 'cli'
+      ? ['--import', pathToFileURL(scripts.hook).href, scripts.cli, 'shard', input, '--out-dir', out]
+      : [scripts.variants, variant, input, out];
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [script, variant, input, out], {
+    const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, BENCH_RESULT: resultFile },
     });
@@ -41,7 +53,7 @@ function runChild(script: string, variant: string, input: string, out: string): 
       if (variant !== 'cli') return resolve(JSON.parse(text) as VariantResult);
       readFile(resultFile, 'utf8').then((json) => {
         const descriptors = text.trim().split('\n').map((line) => JSON.parse(line) as { requests: number; bytes: number });
-        const result = JSON.parse(json) as VariantResult;
+        const result = { variant, ...JSON.parse(json) } as VariantResult;
         result.requests = descriptors.reduce((sum, d) => sum + d.requests, 0);
         result.bytes = descriptors.reduce((sum, d) => sum + d.bytes, 0);
         result.shards = descriptors.length;
@@ -82,14 +94,19 @@ async function main(megabytes: number, rounds: number): Promise<void> {
   const input = join(DATA_DIR, `requests-${megabytes}mb.jsonl`);
   const { bytes, created } = await ensureRequestFile(input, megabytes);
   process.stderr.write(`${created ? 'generated' : 'reusing'} ${input} (${bytes} bytes)\n`);
-  const script = await compileGraph(join(import.meta.dirname, 'lib/variants.ts'), ROOT, join(DATA_DIR, 'js'));
+  const compiled = join(DATA_DIR, 'js');
+  const scripts: Scripts = {
+    variants: await compileGraph(join(import.meta.dirname, 'lib/variants.ts'), ROOT, compiled),
+    cli: await compileGraph(join(ROOT, 'src/cli/run.ts'), ROOT, compiled),
+    hook: await compileGraph(join(import.meta.dirname, 'lib/peak-on-exit.ts'), ROOT, compiled),
+  };
   const variants = ['c', 'd', 'a', 'cli', 'b'];
   const runs: Record<string, VariantResult[]> = Object.fromEntries(variants.map((v) => [v, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const variant of variants) {
       const out = join(DATA_DIR, `out-${variant}`);
       await rm(out, { recursive: true, force: true });
-      const result = await runChild(script, variant, input, out);
+      const result = await runChild(scripts, variant, input, out);
       runs[variant].push(result);
       process.stderr.write(`round ${round} ${variant}: ${result.seconds.toFixed(2)} s, peak RSS ${result.maxRssMB.toFixed(1)} MB\n`);
       if ((variant === 'a' || variant === 'cli') && round === rounds) process.stderr.write(`verified ${variant}: ${await verifyShards(input, out)}\n`);

@@ -1,9 +1,7 @@
 /**
  * One join, run in a child process so that its peak RSS is its own:
- * `node join-runners.ts <ours|naive|cli> <output> <input> <result>...`.
- * Prints one JSON line: {ms, maxRssMB, requests}. `cli` runs `batchline join`
- * itself (src/cli/run.ts, built alongside, with its start-up code) and
- * reports its exit code too.
+ * `node join-runners.ts <ours|naive> <output> <input> <result>...`.
+ * Prints one JSON line: {ms, maxRssMB, requests}.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -59,29 +57,13 @@ async function* naiveJoin(input: string, results: string[]): AsyncGenerator<Join
 
 const [mode, output, input, ...results] = process.argv.slice(2);
 const started = performance.now();
-const peakMB = () => Math.round(peakRssMB());
-
-async function runLibrary(): Promise<void> {
-  let requests = 0;
-  async function* counted(source: AsyncIterable<JoinedResult>): AsyncGenerator<JoinedResult> {
-    for await (const result of source) {
-      requests++;
-      yield result;
-    }
+let requests = 0;
+async function* counted(source: AsyncIterable<JoinedResult>): AsyncGenerator<JoinedResult> {
+  for await (const result of source) {
+    requests++;
+    yield result;
   }
-  const source = mode === 'naive' ? naiveJoin(input, results) : joinResults({ input, results, tempDir: process.env.JOIN_TEMP_DIR });
-  await pipeline(Readable.from(counted(source)), createJsonlSink(output));
-  process.stdout.write(`${JSON.stringify({ ms: Math.round(performance.now() - started), maxRssMB: peakMB(), requests })}\n`);
 }
-
-async function runCli(): Promise<void> {
-  process.argv = [process.argv[0], 'batchline', 'join', input, ...results, '-o', output, '--temp-dir', process.env.JOIN_TEMP_DIR as string];
-  process.on('exit', (code) => {
-    process.stdout.write(`${JSON.stringify({ ms: Math.round(performance.now() - started), maxRssMB: peakMB(), requests: -1, cliExitCode: code })}\n`);
-    // Exit 1 says that some requests have no result, as the data intends; the bench checks the output line by line.
-    process.exitCode = code === 0 || code === 1 ? 0 : code;
-  });
-  await import('../../src/cli/run.ts');
-}
-
-await (mode === 'cli' ? runCli() : runLibrary());
+const source = mode === 'naive' ? naiveJoin(input, results) : joinResults({ input, results, tempDir: process.env.JOIN_TEMP_DIR });
+await pipeline(Readable.from(counted(source)), createJsonlSink(output));
+process.stdout.write(`${JSON.stringify({ ms: Math.round(performance.now() - started), maxRssMB: Math.round(peakRssMB()), requests })}\n`);

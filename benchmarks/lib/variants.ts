@@ -1,9 +1,9 @@
 /**
  * The contenders of shard.bench.ts, run one per child process:
- *   node variants.js <a|cli|b|c|d> <input.jsonl> <out-dir>
+ *   node variants.js <a|b|c|d> <input.jsonl> <out-dir>
  * and printing one JSON result line with the child's own peak RSS.
  */
-import { createReadStream, createWriteStream, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -93,34 +93,13 @@ async function rawPump(input: string): Promise<Counts> {
   return { bytes, requests: 0, shards: 0 };
 }
 
-/**
- * The CLI as bin/batchline.js runs it: src/cli/run.ts (compiled alongside
- * this file) imported with `shard <input> --out-dir <out>` as its arguments,
- * so that its own start-up code, the young-generation setting included,
- * runs in this process. Its descriptors go to stdout, so the result goes to
- * the file named by BENCH_RESULT.
- */
-async function cli(input: string, out: string): Promise<void> {
-  const resultFile = process.env.BENCH_RESULT as string;
-  const started = performance.now();
-  process.argv = [process.argv[0], 'batchline', 'shard', input, '--out-dir', out];
-  process.on('exit', (code) => {
-    const result = { variant: 'cli', seconds: (performance.now() - started) / 1000, exitCode: code, maxRssMB: peakRssMB() };
-    writeFileSync(resultFile, JSON.stringify(result));
-  });
-  await import('../../src/cli/run.ts');
-}
-
 const RUNNERS: Record<string, (input: string, out: string) => Promise<Counts>> = { a: batchline, b: byHand, c: rawRead, d: rawPump };
 
 if (process.argv[1] === import.meta.filename) {
   const [variant, input, out] = process.argv.slice(2);
-  if (variant === 'cli') await cli(input, out);
-  else {
-    const started = performance.now();
-    const counts = await RUNNERS[variant](input, out);
-    const seconds = (performance.now() - started) / 1000;
-    const result: VariantResult = { variant, seconds, ...counts, maxRssMB: peakRssMB() };
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  }
+  const started = performance.now();
+  const counts = await RUNNERS[variant](input, out);
+  const seconds = (performance.now() - started) / 1000;
+  const result: VariantResult = { variant, seconds, ...counts, maxRssMB: peakRssMB() };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
