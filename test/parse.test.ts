@@ -4,24 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import { createParser, parseSource, type ParserOptions } from '../src/streams/parse.ts';
 import { createValidator } from '../src/streams/validate.ts';
 import type { ParsedLine } from '../src/types.ts';
+import { chunked, collect } from './helpers/streams.ts';
 
 const CHUNK_SIZES = [1, 2, 3, 7, 64, 65536];
-
-function chunked(input: Buffer, size: number): Readable {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < input.length; i += size) chunks.push(input.subarray(i, i + size));
-  return Readable.from(chunks, { objectMode: false });
-}
-
-function collect(into: unknown[]): Writable {
-  return new Writable({
-    objectMode: true,
-    write(chunk, _encoding, callback) {
-      into.push(chunk);
-      callback();
-    },
-  });
-}
 
 async function parse(input: Buffer, size: number, options: ParserOptions = {}) {
   const out: ParsedLine[] = [];

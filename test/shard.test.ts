@@ -2,28 +2,12 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile, readdir } from 'node:fs/promises';
-import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createParser, parseSource } from '../src/streams/parse.ts';
 import { createSharder, type SharderOptions } from '../src/streams/shard.ts';
 import { createValidator } from '../src/streams/validate.ts';
 import type { ShardDescriptor } from '../src/types.ts';
-
-function collect(into: unknown[]): Writable {
-  return new Writable({
-    objectMode: true,
-    write(chunk, _encoding, callback) {
-      into.push(chunk);
-      callback();
-    },
-  });
-}
-
-function chunked(input: Buffer, size: number): Readable {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < input.length; i += size) chunks.push(input.subarray(i, i + size));
-  return Readable.from(chunks, { objectMode: false });
-}
+import { chunked, collect } from './helpers/streams.ts';
 
 const line = (id: string, model = 'm', url = '/v1/chat/completions', content = 'hi') =>
   JSON.stringify({

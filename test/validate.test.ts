@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ValidationError } from '../src/errors.ts';
 import { UniqueIdSet } from '../src/core/unique-id-set.ts';
@@ -8,16 +8,7 @@ import { toRequest } from '../src/core/request-rules.ts';
 import { createParser, parseSource } from '../src/streams/parse.ts';
 import { createValidator, type ValidatorOptions } from '../src/streams/validate.ts';
 import type { ValidRequest } from '../src/types.ts';
-
-function collect(into: unknown[]): Writable {
-  return new Writable({
-    objectMode: true,
-    write(chunk, _encoding, callback) {
-      into.push(chunk);
-      callback();
-    },
-  });
-}
+import { collect } from './helpers/streams.ts';
 
 const chat = (id: unknown, extra: Record<string, unknown> = {}) => ({
   custom_id: id,
