@@ -1,6 +1,8 @@
 import { OptionError, type BatchlineError } from '../errors.ts';
 import { parseFile, parseSource, type ParserOptions, type RequestParser } from '../streams/parse.ts';
-import type { RequestValidator } from '../streams/validate.ts';
+import { createValidator, type RequestValidator } from '../streams/validate.ts';
+import type { InvalidPolicy } from '../core/invalid-policy.ts';
+import type { BatchEndpoint } from '../types.ts';
 import type { CommandIO } from './command.ts';
 
 /**
@@ -11,6 +13,20 @@ import type { CommandIO } from './command.ts';
 export function parseInput(path: string | undefined, io: CommandIO, options: ParserOptions): RequestParser {
   if (path === undefined) throw new OptionError('INVALID_OPTION', 'name an input file, or - for stdin');
   return path === '-' ? parseSource(io.stdin, options) : parseFile(path, options);
+}
+
+/** The validator `validate` and `shard` share, from their `--endpoint` and `--route-by-endpoint` flags. */
+export function validatorFromFlags(
+  flags: { endpoint?: string | undefined; 'route-by-endpoint'?: boolean | undefined },
+  onInvalid: InvalidPolicy,
+  io: CommandIO,
+): RequestValidator {
+  return createValidator({
+    endpoint: flags.endpoint as BatchEndpoint | undefined,
+    routeByEndpoint: flags['route-by-endpoint'],
+    onInvalid,
+    signal: io.signal,
+  });
 }
 
 export interface RunTotals {

@@ -3,11 +3,10 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OptionError } from '../errors.ts';
 import { createSharder } from '../streams/shard.ts';
-import { createValidator } from '../streams/validate.ts';
-import type { BatchEndpoint, ShardDescriptor } from '../types.ts';
+import type { ShardDescriptor } from '../types.ts';
 import { intOption, parseCommandArgs, type Command } from './command.ts';
 import { formatError } from './main.ts';
-import { parseInput, reportInvalid, summaryLine } from './request-input.ts';
+import { parseInput, validatorFromFlags, reportInvalid, summaryLine } from './request-input.ts';
 
 const options = {
   'out-dir': { type: 'string' },
@@ -35,12 +34,7 @@ export const shardCommand: Command = {
     if (dir === undefined) throw new OptionError('INVALID_OPTION', '--out-dir is required');
     const onInvalid = values['skip-invalid'] ? reportInvalid(io, formatError) : 'error';
     const maxLineBytes = intOption(values['max-line-bytes'], 'max-line-bytes', 1);
-    const validator = createValidator({
-      endpoint: values.endpoint as BatchEndpoint | undefined,
-      routeByEndpoint: values['route-by-endpoint'],
-      onInvalid,
-      signal: io.signal,
-    });
+    const validator = validatorFromFlags(values, onInvalid, io);
     const sharder = createSharder({
       dir,
       maxBytes: intOption(values['max-bytes'], 'max-bytes', 1),

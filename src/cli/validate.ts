@@ -3,11 +3,10 @@ import { pipeline } from 'node:stream/promises';
 import { lineOutput } from '../core/lines.ts';
 import { LimitError } from '../errors.ts';
 import { ShardPlan } from '../core/shard-plan.ts';
-import { createValidator } from '../streams/validate.ts';
-import type { BatchEndpoint, ValidRequest } from '../types.ts';
+import type { ValidRequest } from '../types.ts';
 import { intOption, parseCommandArgs, type Command } from './command.ts';
 import { formatError } from './main.ts';
-import { parseInput, reportInvalid, summaryLine } from './request-input.ts';
+import { parseInput, validatorFromFlags, reportInvalid, summaryLine } from './request-input.ts';
 
 const options = {
   endpoint: { type: 'string' },
@@ -34,12 +33,7 @@ export const validateCommand: Command = {
     });
     const onInvalid = values['fail-fast'] ? 'error' : reportInvalid(io, formatError);
     const maxLineBytes = intOption(values['max-line-bytes'], 'max-line-bytes', 1);
-    const validator = createValidator({
-      endpoint: values.endpoint as BatchEndpoint | undefined,
-      routeByEndpoint: values['route-by-endpoint'],
-      onInvalid,
-      signal: io.signal,
-    });
+    const validator = validatorFromFlags(values, onInvalid, io);
     // Made last: a file starts being read as soon as its parser exists, so every option is checked first.
     const parser = parseInput(positionals[0], io, { maxLineBytes, onInvalid, signal: io.signal });
     const totals = { parser, validator, shards: 0, skipped: 0, started: performance.now() };
