@@ -138,7 +138,7 @@ t.test('the JSONL sink honours the destination backpressure', async (t) => {
   let writes = 0;
   const slow = new Writable({
     highWaterMark: 16,
-    write(chunk, _e, cb) {
+    write(_chunk, _e, cb) {
       writes++;
       setTimeout(cb, 1);
     },

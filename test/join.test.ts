@@ -118,7 +118,7 @@ t.test('keeps one of identical duplicate results and refuses differing ones', as
 t.test('never mis-joins custom_ids whose hashes collide', async (t) => {
   const dir = scratch(t);
   // A hash that sends every id of the same length to one key.
-  const weak = (bytes: Uint8Array, start: number, end: number, out: Int32Array) => {
+  const weak = (_bytes: Uint8Array, start: number, end: number, out: Int32Array) => {
     out[0] = end - start;
     out[1] = 1;
   };
