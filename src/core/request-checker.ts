@@ -2,6 +2,7 @@ import { OptionError, ValidationError } from '../errors.ts';
 import { SUPPORTED_ENDPOINTS, type BatchEndpoint, type BatchRequest } from '../types.ts';
 import { UniqueIdSet } from './unique-id-set.ts';
 import { checkRequest, isSupportedEndpoint } from './request-rules.ts';
+import { wholeNumberOption } from './options.ts';
 
 export interface RequestCheckerOptions {
   /** Every request must use this endpoint; by default the first request's url sets it. */
@@ -26,12 +27,7 @@ export class RequestChecker {
         `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}, got ${JSON.stringify(options.endpoint)}`,
       );
     }
-    for (const name of ['maxCustomIds', 'maxCustomIdBytes'] as const) {
-      const n = options[name];
-      if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) {
-        throw new OptionError('INVALID_OPTION', `${name} must be a whole number ≥ 1, got ${JSON.stringify(n)}`);
-      }
-    }
+    for (const name of ['maxCustomIds', 'maxCustomIdBytes'] as const) wholeNumberOption(options[name], name, 1);
     this.endpoint = options.endpoint;
     this.routeByEndpoint = options.routeByEndpoint ?? false;
     this.ids = new UniqueIdSet({ maxIds: options.maxCustomIds, maxIdBytes: options.maxCustomIdBytes });

@@ -1,5 +1,6 @@
-import { LimitError, OptionError } from '../errors.ts';
+import { LimitError } from '../errors.ts';
 import type { BatchEndpoint } from '../types.ts';
+import { wholeNumberOption } from './options.ts';
 
 export const DEFAULT_MAX_SHARD_BYTES = 200_000_000;
 export const DEFAULT_MAX_SHARD_REQUESTS = 50_000;
@@ -42,17 +43,11 @@ export interface Placement {
 }
 
 export function normalizeShardLimits(options: Partial<ShardLimits>): ShardLimits {
-  const limits: ShardLimits = {
-    maxBytes: options.maxBytes ?? DEFAULT_MAX_SHARD_BYTES,
-    maxRequests: options.maxRequests ?? DEFAULT_MAX_SHARD_REQUESTS,
-    maxOpenShards: options.maxOpenShards ?? DEFAULT_MAX_OPEN_SHARDS,
+  return {
+    maxBytes: wholeNumberOption(options.maxBytes, 'maxBytes', DEFAULT_MAX_SHARD_BYTES),
+    maxRequests: wholeNumberOption(options.maxRequests, 'maxRequests', DEFAULT_MAX_SHARD_REQUESTS),
+    maxOpenShards: wholeNumberOption(options.maxOpenShards, 'maxOpenShards', DEFAULT_MAX_OPEN_SHARDS),
   };
-  for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new OptionError('INVALID_OPTION', `${name} must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
-    }
-  }
-  return limits;
 }
 
 /**

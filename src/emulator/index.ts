@@ -12,6 +12,7 @@ import { FaultPlan, type FaultKind } from './faults.ts';
 import { createFileStore, type EmulatorFileStore } from './file-store.ts';
 import { createRequestHandler, DEFAULT_LIMITS, type EmulatorLimits } from './server.ts';
 import { UploadStore } from './uploads.ts';
+import { wholeNumberOption } from '../core/options.ts';
 
 /** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
 
@@ -60,12 +61,9 @@ export interface EmulatorHandle {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<EmulatorHandle> {
   const host = options.host ?? '127.0.0.1';
   if (host !== '127.0.0.1') throw new OptionError('INVALID_OPTION', `the emulator binds to 127.0.0.1 only, got host ${JSON.stringify(host)}`);
-  const port = options.port ?? 0;
-  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new OptionError('INVALID_OPTION', `port must be 0 … 65535, got ${port}`);
+  const port = wholeNumberOption(options.port, 'port', 0, 0, 65535);
   const limits: EmulatorLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(value) || value < 1) throw new OptionError('INVALID_OPTION', `limits.${name} must be a whole number ≥ 1, got ${value}`);
-  }
+  for (const [name, value] of Object.entries(limits)) wholeNumberOption(value, `limits.${name}`, 1);
   const clock = options.clock ?? new EmulatorClock();
   const batchDurationMs = options.batchDurationMs ?? DEFAULT_BATCH_DURATION_MS;
   const faults = new FaultPlan({ rate: options.faultRate ?? 0, seed: options.seed ?? 1, ...(options.faultKinds ? { kinds: options.faultKinds } : {}) });

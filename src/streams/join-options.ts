@@ -4,6 +4,7 @@ import { hashBytes } from '../core/custom-id-index.ts';
 import { DEFAULT_MAX_LINE_BYTES } from '../core/lines.ts';
 import type { ResultStatus } from '../types.ts';
 import type { ByteSource } from './join-lines.ts';
+import { wholeNumberOption } from '../core/options.ts';
 
 /** A result file: a path, a Readable or an async iterable of bytes. Null, undefined and "" (absent file ids) are skipped. */
 export type ResultSource = ByteSource | null | undefined;
@@ -95,13 +96,7 @@ export function newJoinStats(): JoinStats {
   };
 }
 
-function whole(value: number | undefined, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new OptionError('INVALID_OPTION', `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
+const whole = wholeNumberOption;
 
 function isByteSource(value: unknown): value is ByteSource {
   return (

@@ -4,6 +4,7 @@ import { DEFAULT_MAX_LINE_BYTES, DecodedLine, LineSplitter, ObjectLine, isBlank 
 import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
 import { pumpFile, type PumpFileOptions } from '../io/read-file.ts';
 import { destroyOnAbort } from './abortable.ts';
+import { wholeNumberOption } from '../core/options.ts';
 
 export interface ParserOptions {
   /** A line longer than this (without its line break) fails with LINE_TOO_LARGE. Default 200,000,000. */
@@ -50,10 +51,7 @@ export class RequestParser extends Transform {
 
   constructor(options: ParserOptions = {}) {
     super({ writableObjectMode: true, readableObjectMode: true, writableHighWaterMark: 8, readableHighWaterMark: 64 });
-    const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
-      throw new OptionError('INVALID_OPTION', `maxLineBytes must be a whole number ≥ 1, got ${JSON.stringify(maxLineBytes)}`);
-    }
+    const maxLineBytes = wholeNumberOption(options.maxLineBytes, 'maxLineBytes', DEFAULT_MAX_LINE_BYTES);
     this.skipped = new SkippedLines(checkInvalidPolicy(options.onInvalid), options.maxReportedErrors);
     // Each line is decoded in onLine before the next push, so the splitter may reuse its carry buffers.
     this.splitter = new LineSplitter(maxLineBytes, (bytes, line) => this.onLine(bytes, line), { reuseCarry: true });

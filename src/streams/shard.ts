@@ -7,6 +7,7 @@ import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-pl
 import type { ShardDescriptor, ValidRequest } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
 import { ShardFile } from './shard-file.ts';
+import { wholeNumberOption } from '../core/options.ts';
 
 export const DEFAULT_WRITE_BUFFER_BYTES = 512 * 1024;
 
@@ -64,10 +65,7 @@ export class RequestSharder extends Transform {
     if (!/^[\w.-]+$/.test(this.prefix)) {
       throw new OptionError('INVALID_OPTION', `prefix must be letters, digits, '.', '_' or '-', got ${JSON.stringify(this.prefix)}`);
     }
-    this.writeBufferBytes = options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES;
-    if (!Number.isSafeInteger(this.writeBufferBytes) || this.writeBufferBytes < 1) {
-      throw new OptionError('INVALID_OPTION', `writeBufferBytes must be a whole number ≥ 1, got ${JSON.stringify(this.writeBufferBytes)}`);
-    }
+    this.writeBufferBytes = wholeNumberOption(options.writeBufferBytes, 'writeBufferBytes', DEFAULT_WRITE_BUFFER_BYTES);
     destroyOnAbort(this, options.signal);
   }
 
