@@ -4,27 +4,8 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeAll } from '../io/write-all.ts';
 import { RECORD_HEADER_BYTES, writeRecordHeader, type RecordHeader } from '../core/partition.ts';
-
-/** Writes every byte of `buffers`, going on after a short write. */
-export async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
-  let pending = buffers;
-  while (pending.length > 0) {
-    const total = pending.reduce((sum, buffer) => sum + buffer.length, 0);
-    const { bytesWritten } = await handle.writev(pending);
-    if (bytesWritten >= total) return;
-    let skip = bytesWritten;
-    const rest: Buffer[] = [];
-    for (const buffer of pending) {
-      if (skip >= buffer.length) skip -= buffer.length;
-      else {
-        rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
-        skip = 0;
-      }
-    }
-    pending = rest;
-  }
-}
 
 interface PartitionFile {
   handle: FileHandle;

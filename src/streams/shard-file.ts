@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { BatchlineError } from '../errors.ts';
+import { writeAll } from '../io/write-all.ts';
 
 const NEWLINE = Buffer.from('\n');
 
@@ -112,11 +113,7 @@ export class ShardFile {
     const file = this.file;
     if (!file) throw this.ioError(new Error('the file is closed'), 'write');
     try {
-      let offset = 0;
-      while (offset < data.length) {
-        const { bytesWritten } = await file.write(data, offset, data.length - offset);
-        offset += bytesWritten;
-      }
+      await writeAll(file, [data]);
     } catch (err) {
       throw this.ioError(err, 'write');
     }
