@@ -11,6 +11,8 @@ export interface UniqueIdSetOptions {
 }
 
 const EMPTY = 0;
+// With the u flag a surrogate pair is one code point, so this matches only an unpaired surrogate.
+const LONE_SURROGATE = /\p{Cs}/u;
 const MAX_LOAD = 0.75;
 
 /**
@@ -109,6 +111,13 @@ export class UniqueIdSet {
   private encode(id: string): number {
     // An id's UTF-8 form is at most three bytes per UTF-16 unit.
     if (id.length * 3 > this.scratch.length) this.scratch = Buffer.allocUnsafe(id.length * 3);
+    // UTF-8 writes every lone surrogate (a JSON "\ud800") as U+FFFD, so "\ud800" and "\udc00" would be
+    // taken for one id while the shard lines, the Batch API and the join keep them apart. Such an id is
+    // kept as 0xFF (never in UTF-8) + its UTF-16 units instead: exact, and apart from every other id.
+    if (LONE_SURROGATE.test(id)) {
+      this.scratch[0] = 0xff;
+      return 1 + this.scratch.write(id, 1, 'utf16le');
+    }
     return this.scratch.write(id, 0, 'utf8');
   }
 

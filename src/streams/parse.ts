@@ -147,7 +147,7 @@ export class RequestParser extends Transform {
     this.setMode('objects');
     const line = ++this.objectLine;
     this.values++;
-    this.push(new ObjectLine(line, value));
+    this.push(new ObjectLine(line, value === NULL_ROW ? null : value));
   }
 
   private onLine(bytes: Buffer, line: number): void {
@@ -173,6 +173,22 @@ export function createParser(options: ParserOptions = {}): RequestParser {
   return new RequestParser(options);
 }
 
+/**
+ * A null row on its way from an iterable into the parser. Readable.from
+ * refuses null (in object mode it would mean the end), so a null row would
+ * otherwise fail the run with Node's uncoded ERR_STREAM_NULL_VALUES instead of
+ * reaching the validator as the bad line it is (INVALID_REQUEST, or skipped).
+ */
+const NULL_ROW = Symbol('null row');
+
+function* nullSafeRows(rows: Iterable<unknown>): Generator<unknown> {
+  for (const row of rows) yield row === null ? NULL_ROW : row;
+}
+
+async function* nullSafeRowsAsync(rows: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+  for await (const row of rows) yield row === null ? NULL_ROW : row;
+}
+
 /** Anything parseSource reads: a Readable of bytes or objects, or an (async) iterable of objects, Buffers or strings. */
 export type RequestSource = Readable | AsyncIterable<unknown> | Iterable<unknown>;
 
@@ -185,8 +201,10 @@ export function parseSource(source: RequestSource, options: ParserOptions = {}):
   const parser = createParser(options);
   let readable: Readable;
   if (source instanceof Readable) readable = source;
-  else if (source !== null && typeof source === 'object' && (Symbol.asyncIterator in source || Symbol.iterator in source)) {
-    readable = Readable.from(source as AsyncIterable<unknown>, { objectMode: true });
+  else if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) {
+    readable = Readable.from(nullSafeRowsAsync(source), { objectMode: true });
+  } else if (source !== null && typeof source === 'object' && Symbol.iterator in source) {
+    readable = Readable.from(nullSafeRows(source), { objectMode: true });
   } else {
     throw new OptionError('INVALID_OPTION', 'parseSource takes a Readable or an (async) iterable');
   }
