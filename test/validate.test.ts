@@ -219,6 +219,10 @@ t.test('the id set is exact: duplicates found, distinct ids never confused', asy
   for (let i = 0; i < 200_000; i++) set.add(`batch-${i}`, i + 1);
   t.equal(set.size, 200_000, 'no false duplicate among 200,000 distinct ids');
   t.throws(() => set.add('batch-199999', 1), { code: 'DUPLICATE_CUSTOM_ID' });
+  // The first line of every id survives the index's growth, early and late ones alike.
+  for (const i of [0, 511, 512, 1023, 1024, 65_535, 150_000, 199_999]) {
+    t.throws(() => set.add(`batch-${i}`, 999_999), { message: new RegExp(`already used on line ${i + 1}$`) }, `batch-${i}`);
+  }
   const perId = set.memoryBytes / set.size;
   t.ok(perId < 80, `about ${perId.toFixed(1)} bytes per 12-byte id`);
 });

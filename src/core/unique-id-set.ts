@@ -134,7 +134,8 @@ export class UniqueIdSet {
       offsets.set(this.offsets);
       releaseNow(this.offsets);
       this.offsets = offsets;
-      const lines = new Uint32Array(this.lines.length * 2);
+      // Sized with the offsets (not doubled on its own, which fell further behind at every growth).
+      const lines = new Uint32Array(offsets.length);
       lines.set(this.lines);
       releaseNow(this.lines);
       this.lines = lines;
