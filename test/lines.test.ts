@@ -84,3 +84,16 @@ t.test('pause() from onLine stops after that line; resume() goes on with the res
   pauseAt = new Set([7]);
   t.equal(splitter.push(Buffer.from('g\n')), true);
 });
+
+t.test('refuses a new chunk while a paused one is held, rather than reorder lines', async (t) => {
+  const seen: string[] = [];
+  const splitter: LineSplitter = new LineSplitter(100, (bytes) => {
+    seen.push(bytes.toString());
+    if (seen.length === 1) splitter.pause();
+  });
+  t.equal(splitter.push(Buffer.from('a\nb\nc\n')), false, 'paused after the first line');
+  t.throws(() => splitter.push(Buffer.from('d\n')), { code: 'SPLITTER_PAUSED' });
+  t.equal(splitter.resume(), true);
+  t.equal(splitter.push(Buffer.from('d\n')), true);
+  t.same(seen, ['a', 'b', 'c', 'd']);
+});

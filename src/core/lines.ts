@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { LimitError, ValidationError } from '../errors.ts';
+import { LimitError, OptionError, ValidationError } from '../errors.ts';
 import type { ParsedLine } from '../types.ts';
 
 export const DEFAULT_MAX_LINE_BYTES = 200_000_000;
@@ -63,6 +63,10 @@ export class LineSplitter {
    * was used up. Then the next chunk waits until resume() returns true.
    */
   push(chunk: Buffer): boolean {
+    // The held rest of a paused chunk comes first; taking another now would reorder or lose lines.
+    if (this.held !== undefined) {
+      throw new OptionError('SPLITTER_PAUSED', 'push() was called while a paused chunk is held; call resume() until it returns true first');
+    }
     return this.split(chunk, 0);
   }
 
