@@ -128,6 +128,7 @@ const junkArb = fc.constantFrom(
   '{"custom_id":"trail","method":"POST","url":"/v1/embeddings","body":{"model":"m1","input":"x"}} x',
   '{"custom_id":"comma","method":"POST","url":"/v1/embeddings","body":{"model":"m1","input":"x"},}',
   '{"\\u0063ustom_id":"keyesc","method":"POST","url":"/v1/embeddings","body":{"model":"m1","input":"x"}}',
+  '{"custom_id":"dk1","method":"POST","custom_id":"dk2","url":"/v1/embeddings","body":{"model":"m1","input":"x"}}',
   '  ',
   '\t',
 );
@@ -666,4 +667,18 @@ t.test('custom_ids that differ only in lone surrogates are different ids', async
     pipeline(Readable.from([`${lines[0]}\n${lines[1]}\n${lines[0]}`]), createParser(), createValidator(), new Writable({ objectMode: true, write: (_c, _e, cb) => cb() })),
     { code: 'DUPLICATE_CUSTOM_ID', line: 3 },
   );
+});
+
+t.test('the join reads a repeated custom_id key as JSON.parse and the validator do: the last one wins', async (t) => {
+  const root = scratchRoot(t, 'batchline-fuzz-pinned-');
+  const inputs = [
+    '{"custom_id":"dk1","method":"POST","custom_id":"dk2","url":"/v1/embeddings","body":{"model":"m1","input":"x"}}',
+    '{"custom_id":"e1","custom\\u005fid":"e2","method":"POST","url":"/v1/embeddings","body":{"model":"m1","input":"x"}}',
+    '{"custom_id":7,"custom_id":"n2","method":"POST","url":"/v1/embeddings","body":{"model":"m1","input":"x"}}',
+  ];
+  const results = ['dk2', 'e2', 'n2'].map((id) => JSON.stringify(STATUS_LINES[0](id))).join('\n');
+  const joined: JoinedResult[] = [];
+  for await (const r of joinResults({ input: Readable.from([inputs.join('\n')]), results: [Readable.from([results])], tempDir: root })) joined.push(r);
+  t.same(joined.map((r) => [r.custom_id, r.status]), [['dk2', 'succeeded'], ['e2', 'succeeded'], ['n2', 'succeeded']]);
+  t.same(readdirSync(root), []);
 });

@@ -63,7 +63,9 @@ export function customIdOf(bytes: Buffer, wholeLine = false): CustomIdBytes | nu
  */
 export function requestIdOf(bytes: Buffer, origin: LineOrigin, checkLine = false): CustomIdBytes {
   if (!checkLine || isJsonText(bytes)) {
-    const id = customIdOf(bytes);
+    // The whole line, not just up to the first custom_id: a later one (repeated, or spelt with an
+    // escape) is the one JSON.parse and the validator read, and every pass must index the same id.
+    const id = customIdOf(bytes, true);
     if (id) return id;
   }
   let value: unknown;

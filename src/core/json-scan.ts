@@ -94,7 +94,8 @@ function hasBackslash(bytes: Buffer, start: number, end: number): boolean {
  * (given as its UTF-8 bytes), or null when the fast scan cannot tell. With
  * `wholeLine` it also walks the rest of the object and returns null unless
  * the line's structure closes cleanly (a truncated line, a stray byte after
- * the object) — string escapes and number formats are not checked.
+ * the object) and `key` occurs once — string escapes and number formats are
+ * not checked.
  */
 export function findTopLevelString(bytes: Buffer, key: Buffer, wholeLine = false): StringSpan | null {
   let found: StringSpan | null = null;
@@ -113,7 +114,10 @@ export function findTopLevelString(bytes: Buffer, key: Buffer, wholeLine = false
     i = skipSpace(bytes, keyEnd + 1);
     if (bytes[i] !== COLON) return null;
     i = skipSpace(bytes, i + 1);
-    if (matches && !found) {
+    // JSON.parse keeps the last of repeated keys, and so do the validator and the Batch API: a second
+    // `key` leaves the answer to it, or the joiner would index a request under another id than it has.
+    if (matches && found) return null;
+    if (matches) {
       if (bytes[i] !== QUOTE) return null;
       const close = closingQuote(bytes, i);
       if (close === -1) return null;
