@@ -9,7 +9,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -21,6 +22,7 @@ import {
   createSharder,
   createValidator,
   joinResults,
+  parseFile,
   parseResultLine,
   parseSource,
   resultStatus,
@@ -358,7 +360,15 @@ t.test('parse → validate → shard: every valid request once, or a coded error
               values.push({ line: i + 1, ok: false });
             }
           });
-          source = Readable.from(chunks(bytes, o.chunk)).pipe(createParser({ onInvalid: o.onInvalid, maxLineBytes: o.maxLineBytes }));
+          const parserOptions = { onInvalid: o.onInvalid, maxLineBytes: o.maxLineBytes };
+          if (o.objects === 1) {
+            // One run in five reads the input from a file, through parseFile's reused buffers.
+            const path = join(root, `input-${run}.jsonl`);
+            writeFileSync(path, bytes);
+            source = parseFile(path, { ...parserOptions, chunkBytes: o.chunk });
+          } else {
+            source = Readable.from(chunks(bytes, o.chunk)).pipe(createParser(parserOptions));
+          }
         }
         const verdict = judge(values, o.routeByEndpoint);
         const descriptors: ShardDescriptor[] = [];
@@ -440,6 +450,9 @@ function fail(message: string, cause?: unknown): never {
 
 // ---------------------------------------------------------------- join
 
+/** Codes the join gives a bad input line. */
+const INPUT_CODES = new Set(['INVALID_JSON', 'NOT_AN_OBJECT', 'MISSING_CUSTOM_ID', 'INVALID_CUSTOM_ID', 'DUPLICATE_CUSTOM_ID']);
+
 const STATUS_LINES = [
   (id: string) => ({ id: 'batch_req_1', custom_id: id, response: { status_code: 200, request_id: 'r', body: { ok: 1 } }, error: null }),
   (id: string) => ({ id: 'batch_req_2', custom_id: id, response: { status_code: 400, request_id: 'r', body: {} }, error: null }),
@@ -501,6 +514,8 @@ t.test('join: each input request exactly once, in order, or a coded error and no
         finalBreak: fc.boolean(),
         chunk: fc.integer({ min: 1, max: 64 }),
         withIssues: fc.boolean(),
+        inputFile: fc.boolean(),
+        includeRequest: fc.boolean(),
         junkRate: fc.integer({ min: 0, max: 3 }),
         partitionRequests: fc.integer({ min: 1, max: 5 }),
         maxPartitionBytes: fc.integer({ min: 1024, max: 4096 }),
@@ -513,8 +528,8 @@ t.test('join: each input request exactly once, in order, or a coded error and no
         const bytes = assemble(lines, o.crlf, o.bom, o.finalBreak);
 
         // The join's own input rules: every non-blank line a JSON object with a string custom_id, no id twice.
-        const inputIds: Array<{ id: string; line: number }> = [];
-        let inputOk = true;
+        const inputIds: Array<{ id: string; line: number; value: unknown }> = [];
+        const badInput = new Set<number>();
         const seen = new Set<string>();
         lines.forEach((line, i) => {
           const text = lineText(line, i, o.crlf && (i < lines.length - 1 || o.finalBreak), o.bom);
@@ -523,15 +538,15 @@ t.test('join: each input request exactly once, in order, or a coded error and no
           try {
             value = JSON.parse(text.toString('utf8'));
           } catch {
-            inputOk = false;
+            badInput.add(i + 1);
             return;
           }
           if (!plainObject(value) || typeof value.custom_id !== 'string' || seen.has(value.custom_id)) {
-            inputOk = false;
+            badInput.add(i + 1);
             return;
           }
           seen.add(value.custom_id);
-          inputIds.push({ id: value.custom_id, line: i + 1 });
+          inputIds.push({ id: value.custom_id, line: i + 1, value });
         });
 
         // Result files: lines for input ids (or junk), mutated at times, repeated at times.
@@ -550,12 +565,16 @@ t.test('join: each input request exactly once, in order, or a coded error and no
         }
         // The three files differ in line breaks and BOM, as files from different places might.
         const resultBuffers = files.map((f, i) => assemble(f, i === 1 ? !o.crlf : o.crlf, i === 2 && o.bom, o.finalBreak));
+        const inputPath = join(root, `input-${run}.jsonl`);
+        if (o.inputFile) writeFileSync(inputPath, bytes);
         const issues: JoinError[] = [];
         const joined: JoinedResult[] = [];
         let error: unknown;
         try {
           const join = joinResults({
-            input: Readable.from(chunks(bytes, o.chunk)),
+            // A path is read twice; a stream is spooled to the temp dir first.
+            input: o.inputFile ? inputPath : Readable.from(chunks(bytes, o.chunk)),
+            includeRequest: o.includeRequest,
             results: resultBuffers.map((b, i) => (i === 2 && b.length === 0 ? null : Readable.from(chunks(b, o.chunk + i)))),
             tempDir: runDir,
             partitionRequests: o.partitionRequests,
@@ -576,10 +595,19 @@ t.test('join: each input request exactly once, in order, or a coded error and no
           failed++;
           const why = coded(error);
           if (why) return fail(why);
+          // The input is read through before any result: a bad input line is what fails, and only then.
+          const err = error as BatchlineError;
+          if (INPUT_CODES.has(err.code) !== badInput.size > 0) return fail(`${err.code} (${err.message}) with bad input lines ${[...badInput]}`);
+          if (INPUT_CODES.has(err.code) && !badInput.has(err.line as number)) return fail(`${err.code} on input line ${err.line}, judged valid`);
           return true;
         }
         succeeded++;
-        if (!inputOk) return fail('the input has a bad line, yet the join succeeded');
+        if (badInput.size > 0) return fail(`input lines ${[...badInput]} are bad, yet the join succeeded`);
+        if (o.includeRequest) {
+          for (let k = 0; k < joined.length; k++) {
+            if (!isDeepStrictEqual(joined[k].request, inputIds[k]?.value)) return fail(`request ${k} is not echoed as it was read`);
+          }
+        }
         const got = joined.map((r) => [r.custom_id, r.line]);
         const want = inputIds.map((r) => [r.id, r.line]);
         if (JSON.stringify(got) !== JSON.stringify(want)) return fail(`joined ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
