@@ -59,3 +59,33 @@ t.test('a callback sink names the result whose callback failed', async (t) => {
     { code: 'SINK_CALLBACK_FAILED', customId: 'b', line: 2 },
   );
 });
+
+t.test('an abort at any moment leaves either the old file (and ABORTED) or the new one (and success), never a mix', async (t) => {
+  const dir = await tempDir(t);
+  const outcomes = { replaced: 0, kept: 0 };
+  for (let i = 0; i < 30; i++) {
+    const path = join(dir, `out-${i}.jsonl`);
+    await pipeline(Readable.from([{ v: 'old' }]), createJsonlSink(path));
+    const controller = new AbortController();
+    const run = pipeline(
+      Readable.from(Array.from({ length: 2000 }, (_, j) => ({ j }))),
+      createJsonlSink(path, { signal: controller.signal }),
+    );
+    setTimeout(() => controller.abort(), i % 6);
+    const result = await run.then(
+      () => 'ok',
+      (err: { code?: string }) => err.code,
+    );
+    const lines = (await readFile(path, 'utf8')).trimEnd().split('\n').length;
+    if (result === 'ok') {
+      t.equal(lines, 2000, `run ${i}: success means the new file, whole`);
+      outcomes.replaced++;
+    } else {
+      t.equal(result, 'ABORTED');
+      t.equal(lines, 1, `run ${i}: ABORTED means the old file, untouched`);
+      outcomes.kept++;
+    }
+  }
+  t.same((await readdir(dir)).filter((name) => name.includes('.partial-')), [], 'no temporary file left');
+  t.ok(outcomes.kept > 0, `some runs were aborted in time (${outcomes.kept} of 30)`);
+});

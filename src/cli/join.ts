@@ -87,5 +87,6 @@ export const joinCommand: Command = {
 /** Streams results to stdout, or to a file that appears only once complete (the sink writes aside and renames). */
 async function writeResults(results: Readable, output: string | undefined, io: CommandIO): Promise<void> {
   const target = output === undefined || output === '-' ? io.stdout : output;
-  await pipeline(results, createJsonlSink(target), { signal: io.signal });
+  // The signal goes to the sink (the join has it too): once the finished file is being renamed into place, a late Ctrl-C no longer undoes it.
+  await pipeline(results, createJsonlSink(target, { signal: io.signal }));
 }

@@ -1,16 +1,25 @@
 import type { Duplex, Writable } from 'node:stream';
 import { AbortError, abortMessage } from '../errors.ts';
 
-/** Destroys `stream` with a coded AbortError when `signal` fires; forgets the signal once the stream closes. */
-export function destroyOnAbort(stream: Duplex | Writable, signal: AbortSignal | undefined): void {
-  if (!signal) return;
-  const onAbort = () => stream.destroy(new AbortError(abortMessage(signal)));
-  if (signal.aborted) {
-    queueMicrotask(onAbort);
-    return;
-  }
-  signal.addEventListener('abort', onAbort, { once: true });
-  stream.once('close', () => signal.removeEventListener('abort', onAbort));
+/**
+ * Destroys `stream` with a coded AbortError when `signal` fires; forgets the
+ * signal once the stream closes. Returns a function that forgets it sooner:
+ * for a stream past its point of no return (a file being renamed into place).
+ */
+export function destroyOnAbort(stream: Duplex | Writable, signal: AbortSignal | undefined): () => void {
+  if (!signal) return () => undefined;
+  let live = true;
+  const onAbort = () => {
+    if (live) stream.destroy(new AbortError(abortMessage(signal)));
+  };
+  const forget = () => {
+    live = false;
+    signal.removeEventListener('abort', onAbort);
+  };
+  if (signal.aborted) queueMicrotask(onAbort);
+  else signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', forget);
+  return forget;
 }
 
 /**

@@ -31,9 +31,11 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
   }
   const ownsTarget = typeof target === 'string';
   const partial = ownsTarget ? `${target}.partial-${randomBytes(4).toString('hex')}` : undefined;
-  const dest: Writable = partial !== undefined ? createWriteStream(partial) : (target as Writable);
+  // flush: the bytes reach the disk before the rename makes them the file, so a crash never leaves half of one.
+  const dest: Writable = partial !== undefined ? createWriteStream(partial, { flush: true }) : (target as Writable);
   let failure: Error | undefined;
   let completed = false;
+  let finishing: Promise<void> | undefined;
   const onError = (err: Error) => {
     failure = err;
     sink.destroy(err);
@@ -60,31 +62,39 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
     final(callback) {
       if (!ownsTarget && options.end !== true) return callback();
       dest.end();
-      finished(dest)
-        .then(() => (partial !== undefined ? rename(partial, target as string) : undefined))
-        .then(
-          () => {
-            completed = true;
-            callback();
-          },
-          (err: Error) => callback(err),
-        );
+      finishing = finished(dest).then(async () => {
+        if (partial === undefined) return;
+        // Destroyed (aborted) while the last bytes were flushed: the old file stays, as the caller is told.
+        if (sink.destroyed) throw new Error('destroyed before the rename');
+        // The point of no return: from here the complete file goes into place, and a late abort no longer undoes it.
+        forgetAbort();
+        await rename(partial, target as string);
+        completed = true;
+      });
+      finishing.then(
+        () => callback(),
+        (err: Error) => callback(err),
+      );
     },
     destroy(err, callback) {
       dest.removeListener('error', onError);
-      if (partial === undefined || completed) return callback(err);
-      dest.destroy();
-      // The half-written file goes; the error (or abort) is what the caller hears.
-      finished(dest)
+      if (partial === undefined) return callback(err);
+      // Waits for a rename under way, so removing the temp file never races it.
+      (finishing ?? Promise.resolve())
         .catch(() => undefined)
-        .then(() => rm(partial, { force: true }))
+        .then(async () => {
+          if (completed) return;
+          dest.destroy();
+          await finished(dest).catch(() => undefined);
+          await rm(partial, { force: true });
+        })
         .then(
           () => callback(err),
           () => callback(err),
         );
     },
   });
-  destroyOnAbort(sink, options.signal);
+  const forgetAbort = destroyOnAbort(sink, options.signal);
   return sink;
 }
 
