@@ -1,20 +1,12 @@
 // Runs the tap suite, echoes its TAP output, and closes with one plain line:
 // "N passed, N failed", counted from the real results: every test (a `t.test`
 // with no subtests of its own, or an assertion at a file's top level) counts once.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { Parser } from 'tap-parser';
 
 const require = createRequire(import.meta.url);
 const tapBin = require.resolve('tap/package.json').replace(/package\.json$/, 'dist/esm/run.mjs');
-// tap rebuilds its Test class when .taprc's plugin list differs from what it was
-// built with; doing that inside the first test run loses that run's coverage,
-// so build first (a no-op when nothing changed).
-const build = spawnSync(process.execPath, [tapBin, 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
-if (build.status !== 0) {
-  process.stdout.write(`tap build failed (exit ${build.status})\n\n0 passed, 1 failed\n`);
-  process.exit(1);
-}
 const args = [tapBin, '--reporter=tap', ...process.argv.slice(2)];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 

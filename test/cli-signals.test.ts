@@ -32,10 +32,18 @@ t.test('SIGINT during `shard` stops it with ABORTED and leaves only finished sha
   await waitFor(async () => (await readdir(dir)).length >= 3);
   child.kill('SIGINT');
   const [code] = await once(child, 'exit');
-  t.equal(code, 1);
+  t.equal(code, 130, '128 + SIGINT, as shells expect');
   t.match(stderr, /batchline: ABORTED: .*SIGINT/);
   const files = (await readdir(dir)).sort();
   t.same(files, ['shard-00000.jsonl', 'shard-00001.jsonl'], 'the unfinished third shard is gone');
   for (const file of files) t.equal((await readFile(join(dir, file), 'utf8')).split('\n').length, 3, `${file} is complete`);
   child.stdin.destroy();
+});
+
+t.test('main() called again and again in one process leaves no signal listeners behind', async (t) => {
+  const { main } = await import('../src/cli/main.ts');
+  const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+  // An unknown command: main() on the process's own streams, answering on stderr only.
+  for (let i = 0; i < 20; i++) t.equal(await main(['no-such-command']), 1);
+  t.same([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')], before);
 });

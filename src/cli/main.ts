@@ -23,8 +23,30 @@ function helpText(): string {
   ].join('\n');
 }
 
-/** Runs the CLI and resolves to the process exit code. */
-export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
+/**
+ * Runs the CLI and resolves to the process exit code. Without `io` it uses the
+ * process's own streams, and SIGINT/SIGTERM abort the command (exit 130/143)
+ * for as long as it runs.
+ */
+export async function main(argv: string[], io?: CommandIO): Promise<number> {
+  if (io) return runCommand(argv, io);
+  const signals = listenForSignals();
+  try {
+    const code = await runCommand(argv, {
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+      signal: signals.signal,
+    });
+    // A command that stopped cleanly on the signal (the emulator) keeps its 0.
+    return signals.received && code !== 0 ? signals.exitCode : code;
+  } finally {
+    signals.stop();
+  }
+}
+
+async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(helpText());
@@ -68,18 +90,26 @@ export function formatError(err: unknown): string {
 }
 
 /**
- * The real process's streams, and a signal that fires on the first SIGINT or
- * SIGTERM so every stage stops and removes what it half-wrote (shard files,
- * join temp dirs). A second Ctrl-C finds no handler and ends the process at once.
+ * A signal that fires on the first SIGINT or SIGTERM, so every stage stops and
+ * removes what it half-wrote (shard files, join temp dirs). The listeners go
+ * after the first signal (a second Ctrl-C ends the process at once) and when
+ * the command ends.
  */
-function processIO(): CommandIO {
+function listenForSignals() {
   const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
+  const state = { signal: controller.signal, received: false, exitCode: 1, stop };
+  function onSignal(name: NodeJS.Signals): void {
+    stop();
+    state.received = true;
+    // The shell's convention: 128 + the signal's number.
+    state.exitCode = name === 'SIGINT' ? 130 : 143;
+    controller.abort(new Error(`interrupted by ${name}`));
+  }
+  function stop(): void {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    controller.abort(new Error(`interrupted by ${name}`));
-  };
+  }
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal };
+  return state;
 }
