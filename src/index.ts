@@ -2,7 +2,6 @@
 export * from './errors.ts';
 export * from './types.ts';
 export { LineSplitter, DecodedLine, DEFAULT_MAX_LINE_BYTES, type LineSplitterOptions } from './core/lines.ts';
-export { pumpFile, DEFAULT_READ_CHUNK_BYTES, type PumpFileOptions } from './io/read-file.ts';
 export { createParser, parseSource, parseFile, RequestParser, type ParserOptions, type ParseStats, type RequestSource } from './streams/parse.ts';
 export { createValidator, RequestValidator, type ValidatorOptions, type ValidateStats } from './streams/validate.ts';
 export { createSharder, RequestSharder, DEFAULT_WRITE_BUFFER_BYTES, type SharderOptions, type ShardStats } from './streams/shard.ts';

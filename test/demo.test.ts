@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -43,6 +43,7 @@ t.test('the demo runs the whole trip offline and joins every request back in inp
   t.match(stdout.text(), /joined 300 results in input order/);
   t.match(stderr.text(), /sharded into \d+ files/);
 
+  await writeFile(join(dir, 'results', 'my-notes.txt'), 'mine');
   const again = await runCli(['demo', '--requests', '50', '--batch-duration-ms', '20', '--out-dir', dir], {
     stdin: new PassThrough(),
     stdout: new PassThrough(),
@@ -51,6 +52,7 @@ t.test('the demo runs the whole trip offline and joins every request back in inp
   });
   t.equal(again, 0, 'a second run into the same directory starts afresh');
   t.equal((await readFile(join(dir, 'joined.jsonl'), 'utf8')).trimEnd().split('\n').length, 50);
+  t.equal(await readFile(join(dir, 'results', 'my-notes.txt'), 'utf8'), 'mine', 'files that are not the demo\'s stay');
 });
 
 t.test('the demo refuses a bad option with a coded error', async (t) => {

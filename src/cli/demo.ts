@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, openAsBlob } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -99,6 +99,11 @@ export async function runShardsOnApi(
   return resultFiles;
 }
 
+async function removeOwnFiles(dir: string, name: RegExp): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => name.test(n)).map((n) => rm(join(dir, n), { force: true })));
+}
+
 function log(io: CommandIO, line: string): void {
   io.stderr.write(`${line}\n`);
 }
@@ -114,8 +119,9 @@ export async function runDemo(
 ): Promise<Record<ResultStatus, number>> {
   const started = Date.now();
   await mkdir(options.outDir, { recursive: true });
-  // The demo's own output from an earlier run in the same directory goes: shard files are never mixed across runs.
-  for (const dir of ['shards', 'results']) await rm(join(options.outDir, dir), { recursive: true, force: true });
+  // The demo's own files from an earlier run in the same directory go (and nothing else): shards never mix across runs.
+  await removeOwnFiles(join(options.outDir, 'shards'), /^shard-\d{5}\.jsonl$/);
+  await removeOwnFiles(join(options.outDir, 'results'), /^file-[0-9a-f]+\.jsonl$/);
   const inputPath = join(options.outDir, 'input.jsonl');
   await writeDemoInput(inputPath, options.requests);
   log(io, `wrote ${options.requests} requests across ${ROUTES.length} endpoint/model routes to ${inputPath}`);

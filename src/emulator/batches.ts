@@ -35,6 +35,7 @@ export interface BatchList {
   has_more: boolean;
 }
 
+/** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
 export const DEFAULT_BATCH_DURATION_MS = 2000;
 
 export class BatchEngine {

@@ -14,8 +14,6 @@ import { createRequestHandler, DEFAULT_LIMITS, type EmulatorLimits } from './ser
 import { UploadStore } from './uploads.ts';
 import { wholeNumberOption } from '../core/options.ts';
 
-/** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
-
 export interface EmulatorOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
