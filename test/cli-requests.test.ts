@@ -74,6 +74,13 @@ t.test('validate counts the shards shard would write with its default of 16 open
   const shards = sharded.out().trim().split('\n').length;
   t.ok(shards > 17, `${shards} shards`);
   t.match(checked.err(), new RegExp(`34 requests, ${shards} shards, 0 skipped`));
+  // With room for every route, both agree on one shard per model.
+  const roomy = io(input);
+  t.equal(await runCli(['validate', '-', '--max-open-shards', '17'], roomy.io), 0);
+  const roomyShards = io(input);
+  t.equal(await runCli(['shard', '-', '--out-dir', `${dir}/out17`, '--max-open-shards', '17'], roomyShards.io), 0);
+  t.equal(roomyShards.out().trim().split('\n').length, 17);
+  t.match(roomy.err(), /34 requests, 17 shards, 0 skipped/);
 });
 
 t.test('shard writes the files, prints one descriptor per shard and a summary', async (t) => {

@@ -13,6 +13,7 @@ const options = {
   'route-by-endpoint': { type: 'boolean' },
   'max-bytes': { type: 'string' },
   'max-requests': { type: 'string' },
+  'max-open-shards': { type: 'string' },
   'max-line-bytes': { type: 'string' },
   'fail-fast': { type: 'boolean' },
 } as const;
@@ -23,13 +24,14 @@ export const validateCommand: Command = {
     'printed on stderr with its code and line number; the closing summary counts the shards it would make.',
   usage:
     'batchline validate <input.jsonl|-> [--endpoint URL] [--route-by-endpoint] [--max-bytes N]\n' +
-    '                   [--max-requests N] [--max-line-bytes N] [--fail-fast]',
+    '                   [--max-requests N] [--max-open-shards N] [--max-line-bytes N] [--fail-fast]',
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, options);
     // The sharder's default maxOpenShards too: past it, interleaved routes make more shards.
     const plan = new ShardPlan({
       maxBytes: intOption(values['max-bytes'], 'max-bytes', 1),
       maxRequests: intOption(values['max-requests'], 'max-requests', 1),
+      maxOpenShards: intOption(values['max-open-shards'], 'max-open-shards', 1),
     });
     const onInvalid = values['fail-fast'] ? 'error' : reportInvalid(io, formatError);
     const maxLineBytes = intOption(values['max-line-bytes'], 'max-line-bytes', 1);
