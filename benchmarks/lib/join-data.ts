@@ -5,6 +5,7 @@
  */
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { shuffleInPlace } from '../../src/core/seeded-random.ts';
 
 export interface JoinData {
   dir: string;
@@ -13,16 +14,6 @@ export interface JoinData {
   bytes: number;
 }
 
-/** xorshift32: reproducible shuffles without a dependency. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-}
 
 const id = (ordinal: number) => `req-${String(ordinal).padStart(9, '0')}`;
 const FILLER = 'The quick brown fox jumps over the lazy dog. '.repeat(18);
@@ -106,13 +97,7 @@ export function joinData(root: string, n: number): JoinData {
   // Shuffle the ordinals (Fisher–Yates over a Uint32Array: 4 bytes a request).
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  const next = random(n);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    const swap = order[i];
-    order[i] = order[j];
-    order[j] = swap;
-  }
+  shuffleInPlace(order, n);
   const files = results.map((path) => new BufferedFile(path));
   for (let i = 0; i < n; i++) {
     const ordinal = order[i];

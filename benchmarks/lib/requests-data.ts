@@ -2,24 +2,13 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
+import { seededRandom } from '../../src/core/seeded-random.ts';
 
 const WORDS = (
   'the of and to in is that for it as was with be by on not he this are or his from at which but have an they ' +
   'summarise classify translate review customer invoice shipment résumé naïve café 東京 данные schedule ' +
   'quarterly revenue forecast incident report latency throughput regression dataset evaluation prompt'
 ).split(' ');
-
-/** A small deterministic PRNG, so every run benchmarks the same bytes. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function text(random: () => number, bytes: number): string {
   const words: string[] = [];
@@ -63,7 +52,8 @@ export async function ensureRequestFile(path: string, megabytes: number): Promis
   await mkdir(dirname(path), { recursive: true });
   const partial = `${path}.partial`;
   const out = createWriteStream(partial, { highWaterMark: 1024 * 1024 });
-  const random = mulberry32(20_240_601);
+  // Seeded, so every run benchmarks the same bytes.
+  const random = seededRandom(20_240_601);
   let bytes = 0;
   for (let i = 0; bytes < want; i++) {
     const line = `${requestLine(random, i)}\n`;

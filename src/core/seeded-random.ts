@@ -27,8 +27,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** Fisher–Yates in place with a seeded generator. */
-export function shuffleInPlace<T>(items: T[], seed: number): T[] {
+/** Fisher–Yates in place with a seeded generator; any indexable list (an array, a Uint32Array). */
+export function shuffleInPlace<L extends { length: number; [index: number]: unknown }>(items: L, seed: number): L {
   const random = seededRandom(seed);
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
