@@ -64,6 +64,72 @@ export class JoinError extends BatchlineError {}
 /** A batch that ended failed, expired or cancelled where completion was required. */
 export class BatchFailedError extends BatchlineError {}
 
+/** A file-system failure: `path` names the file or directory, `syscallCode` the system's code (ENOENT, EACCES …). */
+export class IoError extends BatchlineError {
+  declare path?: string;
+  declare syscallCode?: string;
+
+  constructor(code: string, message: string, context: ErrorContext & { path?: string | undefined; syscallCode?: string | undefined } = {}) {
+    super(code, message, context);
+    if (context.path !== undefined) this.path = context.path;
+    if (context.syscallCode !== undefined) this.syscallCode = context.syscallCode;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    const out = super.toJSON();
+    if (this.path !== undefined) out.path = this.path;
+    if (this.syscallCode !== undefined) out.syscallCode = this.syscallCode;
+    return out;
+  }
+}
+
+export interface ApiErrorContext extends ErrorContext {
+  /** HTTP status; absent for a connection failure or a timeout. */
+  status?: number | undefined;
+  /** The API's own error code (`error.code` in the body), e.g. `invalid_value`. */
+  apiCode?: string | undefined;
+  /** The `x-request-id` of the failed response, for support tickets. */
+  requestId?: string | undefined;
+  uploadId?: string | undefined;
+  /** Whether a later attempt could succeed (408/409/429/5xx and connection failures). */
+  retryable?: boolean | undefined;
+  /** How many attempts were made before giving up. */
+  attempts?: number | undefined;
+}
+
+/**
+ * A failed call to the Files, Uploads or Batches API. Never carries the API key:
+ * messages come from the server's error body or the connection error, and no
+ * request headers are kept.
+ */
+export class ApiError extends BatchlineError {
+  declare status?: number;
+  declare apiCode?: string;
+  declare requestId?: string;
+  declare uploadId?: string;
+  declare attempts?: number;
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, context: ApiErrorContext = {}) {
+    super(code, message, context);
+    this.retryable = context.retryable ?? false;
+    if (context.status !== undefined) this.status = context.status;
+    if (context.apiCode !== undefined) this.apiCode = context.apiCode;
+    if (context.requestId !== undefined) this.requestId = context.requestId;
+    if (context.uploadId !== undefined) this.uploadId = context.uploadId;
+    if (context.attempts !== undefined) this.attempts = context.attempts;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    const out = super.toJSON();
+    for (const key of ['status', 'apiCode', 'requestId', 'uploadId', 'attempts'] as const) {
+      if (this[key] !== undefined) out[key] = this[key];
+    }
+    out.retryable = this.retryable;
+    return out;
+  }
+}
+
 /** The operation was aborted through its AbortSignal. */
 export class AbortError extends BatchlineError {
   constructor(message = 'The operation was aborted', context: ErrorContext = {}) {

@@ -26,9 +26,6 @@ export {
   type FaultRule,
   type FaultMatch,
   type InjectedFault,
-  type FileObject,
-  type UploadObject,
-  type UploadPartObject,
 } from './emulator/index.ts';
-export { BatchEngine, type BatchEngineOptions, type BatchList, type BatchObject, type BatchStatus, type BatchUsage, type BatchErrorItem } from './emulator/batches.ts';
+export { BatchEngine, type BatchEngineOptions, type BatchList } from './emulator/batches.ts';
 export { main as runCli } from './cli/main.ts';

@@ -66,3 +66,90 @@ export interface JoinedResult {
   error: BatchResultLine['error'];
   request?: BatchRequest;
 }
+
+// ── API objects: the shapes the Files, Uploads and Batches endpoints send (OpenAPI spec v2.3.0). ──
+// Both the client stages and the emulator use them; absent values are null, as the live API sends them.
+
+/** One item of a batch's `errors.data`. */
+export interface BatchErrorItem {
+  code: string;
+  message: string;
+  param: string | null;
+  line: number | null;
+}
+
+export interface BatchUsage {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
+}
+
+/** The Batch object. `output_file_id`/`error_file_id` may be null or "" when absent: treat both as absent. */
+export interface BatchObject {
+  id: string;
+  object: 'batch';
+  endpoint: BatchEndpoint;
+  model: string | null;
+  errors: { object: 'list'; data: BatchErrorItem[] } | null;
+  input_file_id: string;
+  completion_window: '24h';
+  status: BatchStatus;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  created_at: number;
+  in_progress_at: number | null;
+  expires_at: number;
+  finalizing_at: number | null;
+  completed_at: number | null;
+  failed_at: number | null;
+  expired_at: number | null;
+  cancelling_at: number | null;
+  cancelled_at: number | null;
+  request_counts: { total: number; completed: number; failed: number };
+  usage: BatchUsage;
+  metadata: Record<string, string> | null;
+}
+
+/** The Files API object (OpenAIFile in the spec). */
+export interface FileObject {
+  id: string;
+  object: 'file';
+  bytes: number;
+  created_at: number;
+  expires_at: number | null;
+  filename: string;
+  purpose: string;
+  status: 'uploaded' | 'processed' | 'error';
+  status_details: string | null;
+}
+
+/** The Uploads API object. */
+export interface UploadObject {
+  id: string;
+  object: 'upload';
+  bytes: number;
+  created_at: number;
+  filename: string;
+  purpose: string;
+  status: 'pending' | 'completed' | 'cancelled' | 'expired';
+  expires_at: number;
+  file: FileObject | null;
+}
+
+export interface UploadPartObject {
+  id: string;
+  object: 'upload.part';
+  created_at: number;
+  upload_id: string;
+}
+
+/** One page of a cursor-paginated list (`GET /v1/batches`, `GET /v1/files`). */
+export interface ListPage<T> {
+  object: 'list';
+  data: T[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+}

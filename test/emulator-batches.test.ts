@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { EmulatorHttpError } from '../src/emulator/contracts.ts';
-import type { BatchStatus } from '../src/emulator/batches.ts';
+import type { BatchStatus } from '../src/types.ts';
 import { chatLine, chatLines, putInput, readLines, startEngine, waitForStatus, TERMINAL, type EngineFixture } from './helpers/batch-fixtures.ts';
 
 async function fixture(t: Test, options: Parameters<typeof startEngine>[0] = {}): Promise<EngineFixture> {

@@ -10,8 +10,9 @@
 import { BatchlineError } from '../errors.ts';
 import type { EmulatorClock, FileStore } from './contracts.ts';
 import { PlanTotals, writeResultFiles } from './batch-results.ts';
-import { COMPLETION_WINDOW_SECONDS, TERMINAL_STATUSES, type BatchObject, type BatchRecord, type BatchStateDir } from './batch-state.ts';
-import { checkInputFile, type BatchErrorItem, type InputCheckResult } from './input-check.ts';
+import { COMPLETION_WINDOW_SECONDS, TERMINAL_STATUSES, type BatchRecord, type BatchStateDir } from './batch-state.ts';
+import { checkInputFile, type InputCheckResult } from './input-check.ts';
+import type { BatchErrorItem, BatchObject } from '../types.ts';
 import type { RequestPlan } from './responder.ts';
 
 export interface LifecycleOptions {

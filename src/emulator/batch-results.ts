@@ -4,9 +4,9 @@
  * files come.
  */
 import { AbortError } from '../errors.ts';
-import type { BatchEndpoint } from '../types.ts';
+import type { BatchEndpoint, BatchUsage } from '../types.ts';
 import type { FileStore } from './contracts.ts';
-import { emptyUsage, type BatchUsage } from './batch-state.ts';
+import { emptyUsage } from './batch-state.ts';
 import { hash32, shuffleInPlace } from '../core/seeded-random.ts';
 import { renderAnswer, renderUnfinished, type RenderContext, type RequestPlan } from './responder.ts';
 

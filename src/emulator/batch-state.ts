@@ -7,46 +7,9 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BatchlineError } from '../errors.ts';
 import { readJsonRecord, writeJsonAtomic } from '../io/atomic-write.ts';
-import { TERMINAL_BATCH_STATUSES, type BatchEndpoint, type BatchStatus } from '../types.ts';
-
-export type { BatchStatus };
+import { TERMINAL_BATCH_STATUSES, type BatchObject, type BatchStatus, type BatchUsage } from '../types.ts';
 import type { BatchParams } from './batch-params.ts';
-import type { BatchErrorItem } from './input-check.ts';
 
-
-export interface BatchUsage {
-  input_tokens: number;
-  input_tokens_details: { cached_tokens: number };
-  output_tokens: number;
-  output_tokens_details: { reasoning_tokens: number };
-  total_tokens: number;
-}
-
-/** The Batch object of the OpenAPI spec; absent values are null, as the live API sends them. */
-export interface BatchObject {
-  id: string;
-  object: 'batch';
-  endpoint: BatchEndpoint;
-  model: string | null;
-  errors: { object: 'list'; data: BatchErrorItem[] } | null;
-  input_file_id: string;
-  completion_window: '24h';
-  status: BatchStatus;
-  output_file_id: string | null;
-  error_file_id: string | null;
-  created_at: number;
-  in_progress_at: number | null;
-  expires_at: number;
-  finalizing_at: number | null;
-  completed_at: number | null;
-  failed_at: number | null;
-  expired_at: number | null;
-  cancelling_at: number | null;
-  cancelled_at: number | null;
-  request_counts: { total: number; completed: number; failed: number };
-  usage: BatchUsage;
-  metadata: Record<string, string> | null;
-}
 
 /** What the engine persists per batch: the object plus the timeline it runs on (emulator milliseconds). */
 export interface BatchRecord {

@@ -9,10 +9,9 @@ import { OptionError } from '../errors.ts';
 import { EmulatorHttpError, type EmulatorClock, type FileStore } from './contracts.ts';
 import { BatchLifecycle } from './batch-lifecycle.ts';
 import { parseCreateParams } from './batch-params.ts';
-import { BatchStateDir, TERMINAL_STATUSES, newBatchId, newBatchObject, type BatchObject, type BatchRecord } from './batch-state.ts';
+import { BatchStateDir, TERMINAL_STATUSES, newBatchId, newBatchObject, type BatchRecord } from './batch-state.ts';
+import type { BatchObject } from '../types.ts';
 
-export type { BatchObject, BatchStatus, BatchUsage } from './batch-state.ts';
-export type { BatchErrorItem } from './input-check.ts';
 
 export interface BatchEngineOptions {
   store: FileStore;

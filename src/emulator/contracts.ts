@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
+import type { FileObject } from '../types.ts';
 
 /** An API error as the service sends it: `{"error": {message, type, param, code}}` with an HTTP status. */
 export class EmulatorHttpError extends Error {
@@ -54,19 +55,6 @@ export class EmulatorClock extends EventEmitter {
     this.offsetMs += ms;
     this.emit('advance', this.now());
   }
-}
-
-/** The Files API object (OpenAIFile in the OpenAPI spec). */
-export interface FileObject {
-  id: string;
-  object: 'file';
-  bytes: number;
-  created_at: number;
-  expires_at: number | null;
-  filename: string;
-  purpose: string;
-  status: 'uploaded' | 'processed' | 'error';
-  status_details: string | null;
 }
 
 /** Where file bodies live: memory by default, a state directory when asked. Bodies are streamed, never held as one string. */

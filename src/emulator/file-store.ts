@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { readJsonRecord, writeJsonAtomic } from '../io/atomic-write.ts';
-import { EmulatorClock, EmulatorHttpError, type FileObject, type FileStore } from './contracts.ts';
+import { EmulatorClock, EmulatorHttpError, type FileStore } from './contracts.ts';
+import type { FileObject } from '../types.ts';
 
 /** A body whose every byte has arrived but which no file refers to yet. */
 export interface StagedBody {

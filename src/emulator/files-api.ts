@@ -3,7 +3,8 @@
  * once the whole form is in), retrieve, list, download and delete.
  */
 import type { IncomingMessage } from 'node:http';
-import { EmulatorHttpError, type FileObject } from './contracts.ts';
+import { EmulatorHttpError } from './contracts.ts';
+import type { FileObject } from '../types.ts';
 import { fileTtlSeconds } from './file-store.ts';
 import { limitBytes, readMultipart } from './multipart.ts';
 import { drain, intParam, type RouteReply } from './reply.ts';

@@ -159,8 +159,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 }
 
 export { EmulatorClock, EmulatorHttpError } from './contracts.ts';
-export type { FileObject, FileStore } from './contracts.ts';
+export type { FileStore } from './contracts.ts';
 export { FaultPlan, FAULT_KINDS } from './faults.ts';
 export type { FaultKind, FaultRule, FaultMatch, InjectedFault } from './faults.ts';
 export type { EmulatorLimits } from './server.ts';
-export type { UploadObject, UploadPartObject } from './uploads.ts';

@@ -6,17 +6,9 @@
  */
 import { LineSplitter, isBlank } from '../core/lines.ts';
 import { AbortError, BatchlineError } from '../errors.ts';
-import type { BatchEndpoint } from '../types.ts';
+import type { BatchEndpoint, BatchErrorItem } from '../types.ts';
 import type { FileStore } from './contracts.ts';
 import { planRequest, type PlanOptions, type RequestPlan } from './responder.ts';
-
-/** One item of a batch's `errors.data`, as the Batch object schema gives it. */
-export interface BatchErrorItem {
-  code: string;
-  message: string;
-  param: string | null;
-  line: number | null;
-}
 
 export const MAX_BATCH_REQUESTS = 50_000;
 export const MAX_BATCH_INPUT_BYTES = 200_000_000;

@@ -8,29 +8,11 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EmulatorHttpError, type EmulatorClock, type FileObject } from './contracts.ts';
+import { EmulatorHttpError, type EmulatorClock } from './contracts.ts';
+import type { UploadObject, UploadPartObject } from '../types.ts';
 import { readJsonRecord, writeJsonAtomic } from '../io/atomic-write.ts';
 import { DiskFileStore, fileTtlSeconds, MemoryFileStore, newId, type EmulatorFileStore } from './file-store.ts';
 import { limitBytes } from './multipart.ts';
-
-export interface UploadObject {
-  id: string;
-  object: 'upload';
-  bytes: number;
-  created_at: number;
-  filename: string;
-  purpose: string;
-  status: 'pending' | 'completed' | 'cancelled' | 'expired';
-  expires_at: number;
-  file: FileObject | null;
-}
-
-export interface UploadPartObject {
-  id: string;
-  object: 'upload.part';
-  created_at: number;
-  upload_id: string;
-}
 
 export interface UploadLimits {
   /** Bytes per part; the service allows 64 MB. */

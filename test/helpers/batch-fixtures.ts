@@ -1,8 +1,8 @@
 /** Shared set-up for the batch engine tests: an engine over a real file store, input files, waiting. */
 import { EmulatorClock } from '../../src/emulator/contracts.ts';
 import { createFileStore, type EmulatorFileStore } from '../../src/emulator/file-store.ts';
-import { BatchEngine, type BatchEngineOptions, type BatchObject, type BatchStatus } from '../../src/emulator/batches.ts';
-import type { BatchResultLine } from '../../src/types.ts';
+import { BatchEngine, type BatchEngineOptions } from '../../src/emulator/batches.ts';
+import type { BatchObject, BatchResultLine, BatchStatus } from '../../src/types.ts';
 
 export interface EngineFixture {
   engine: BatchEngine;
