@@ -95,6 +95,8 @@ export interface ApiErrorContext extends ErrorContext {
   retryable?: boolean | undefined;
   /** How many attempts were made before giving up. */
   attempts?: number | undefined;
+  /** The wait the server asked for (Retry-After / retry-after-ms), in milliseconds. */
+  retryAfterMs?: number | undefined;
 }
 
 /**
@@ -108,6 +110,7 @@ export class ApiError extends BatchlineError {
   declare requestId?: string;
   declare uploadId?: string;
   declare attempts?: number;
+  declare retryAfterMs?: number;
   readonly retryable: boolean;
 
   constructor(code: string, message: string, context: ApiErrorContext = {}) {
@@ -118,11 +121,12 @@ export class ApiError extends BatchlineError {
     if (context.requestId !== undefined) this.requestId = context.requestId;
     if (context.uploadId !== undefined) this.uploadId = context.uploadId;
     if (context.attempts !== undefined) this.attempts = context.attempts;
+    if (context.retryAfterMs !== undefined) this.retryAfterMs = context.retryAfterMs;
   }
 
   override toJSON(): Record<string, unknown> {
     const out = super.toJSON();
-    for (const key of ['status', 'apiCode', 'requestId', 'uploadId', 'attempts'] as const) {
+    for (const key of ['status', 'apiCode', 'requestId', 'uploadId', 'attempts', 'retryAfterMs'] as const) {
       if (this[key] !== undefined) out[key] = this[key];
     }
     out.retryable = this.retryable;

@@ -153,3 +153,15 @@ export interface ListPage<T> {
   last_id: string | null;
   has_more: boolean;
 }
+
+/** A shard whose file is on the API: what the upload stage emits. */
+export interface UploadedShard extends ShardDescriptor {
+  fileId: string;
+}
+
+/** A shard with its batch: what the submit stage emits (`adopted`: found by its tags after a lost response, not created). */
+export interface SubmittedShard extends UploadedShard {
+  batchId: string;
+  batch: BatchObject;
+  adopted: boolean;
+}
