@@ -1,8 +1,8 @@
 import t from 'tap';
-import { AMBIGUOUS, CustomIdIndex, NOT_FOUND, hashBytes } from '../src/core/custom-id-index.ts';
-import { findTopLevelString, isJsonText } from '../src/core/json-scan.ts';
-import { customIdOf, customIdText, parseResultLine, requestIdOf, resultStatus } from '../src/core/join-status.ts';
-import { planPartitions, splitRange } from '../src/core/partition.ts';
+import { AMBIGUOUS, CustomIdIndex, NOT_FOUND, hashBytes } from '../src/core/join/custom-id-index.ts';
+import { findTopLevelString, isJsonText } from '../src/core/join/json-scan.ts';
+import { customIdOf, customIdText, parseResultLine, requestIdOf, resultStatus } from '../src/core/join/result-line.ts';
+import { planPartitions, splitRange } from '../src/core/join/partition.ts';
 import { resultFor } from './helpers/join-fixtures.ts';
 
 const KEY = Buffer.from('custom_id');

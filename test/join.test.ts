@@ -5,8 +5,8 @@ import { open } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { BatchlineError, JoinError } from '../src/errors.ts';
 import { createJoiner, joinResults } from '../src/streams/join.ts';
-import { normalizeJoinOptions, newJoinStats } from '../src/streams/join-options.ts';
-import { runJoin } from '../src/streams/join-run.ts';
+import { normalizeJoinOptions, newJoinStats } from '../src/join/options.ts';
+import { runJoin } from '../src/join/run.ts';
 import type { ResultStatus } from '../src/types.ts';
 import { chunked, collect, jsonl, leftovers, request, resultFor, scratch } from './helpers/join-fixtures.ts';
 

@@ -6,7 +6,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DecodedLine, LineSplitter, lineOutput } from '../src/core/lines.ts';
 import { UniqueIdSet } from '../src/core/unique-id-set.ts';
-import { pumpFile } from '../src/io/read-file.ts';
+import { pumpFile } from '../src/io/file-reader.ts';
 import { parseFile, parseSource } from '../src/streams/parse.ts';
 import { createSharder } from '../src/streams/shard.ts';
 import { createValidator } from '../src/streams/validate.ts';

@@ -1,9 +1,9 @@
 /** The joiner's options, checked in one place, and the counts it keeps. */
 import { OptionError, type JoinError } from '../errors.ts';
-import { hashBytes } from '../core/custom-id-index.ts';
+import { hashBytes } from '../core/join/custom-id-index.ts';
 import { DEFAULT_MAX_LINE_BYTES } from '../core/lines.ts';
 import type { ResultStatus } from '../types.ts';
-import type { ByteSource } from './join-lines.ts';
+import type { ByteSource } from './line-batches.ts';
 import { wholeNumberOption } from '../core/options.ts';
 
 /** A result file: a path, a Readable or an async iterable of bytes. Null, undefined and "" (absent file ids) are skipped. */

@@ -3,11 +3,11 @@
  * custom_id strings are compared (the index only matched hashes), repeats are
  * kept once or reported, and the status follows the line.
  */
-import { JoinError, ParseError } from '../errors.ts';
-import { customIdText, parseResultLine, requestIdOf, resultStatus, type LineOrigin } from '../core/join-status.ts';
-import type { BatchRequest, BatchResultLine, JoinedResult } from '../types.ts';
-import type { JoinStats, NormalizedJoinOptions } from './join-options.ts';
-import type { LoadedPartition } from './join-spill.ts';
+import { JoinError, ParseError } from '../../errors.ts';
+import { customIdText, parseResultLine, requestIdOf, resultStatus, type LineOrigin } from './result-line.ts';
+import type { BatchRequest, BatchResultLine, JoinedResult } from '../../types.ts';
+import type { JoinStats, NormalizedJoinOptions } from '../../join/options.ts';
+import type { LoadedPartition } from '../../join/spill-reader.ts';
 
 const sourceNames = new WeakMap<NormalizedJoinOptions, string[]>();
 

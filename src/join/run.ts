@@ -21,17 +21,17 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JoinError, OverflowError, ValidationError, throwIfAborted } from '../errors.ts';
-import { AMBIGUOUS, CustomIdIndex, MAX_INDEXED_REQUESTS, NOT_FOUND } from '../core/custom-id-index.ts';
-import { customIdOf, customIdText, parseResultLine, requestIdOf } from '../core/join-status.ts';
+import { AMBIGUOUS, CustomIdIndex, MAX_INDEXED_REQUESTS, NOT_FOUND } from '../core/join/custom-id-index.ts';
+import { customIdOf, customIdText, parseResultLine, requestIdOf } from '../core/join/result-line.ts';
 import { isBlank } from '../core/lines.ts';
-import { planPartitions } from '../core/partition.ts';
+import { planPartitions } from '../core/join/partition.ts';
 import type { JoinedResult } from '../types.ts';
-import { lineBatches, type ByteSource } from './join-lines.ts';
-import { PartitionWriter } from './join-partition-writer.ts';
+import { lineBatches, type ByteSource } from './line-batches.ts';
+import { PartitionWriter } from './spill-writer.ts';
 import { writeAll } from '../io/write-all.ts';
-import { issue, joinOne, sourceName, unknownId } from './join-match.ts';
-import { loadInOrder, type LoadedPartition } from './join-spill.ts';
-import type { JoinStats, NormalizedJoinOptions } from './join-options.ts';
+import { issue, joinOne, sourceName, unknownId } from '../core/join/match.ts';
+import { loadInOrder, type LoadedPartition } from './spill-reader.ts';
+import type { JoinStats, NormalizedJoinOptions } from './options.ts';
 
 export async function* runJoin(options: NormalizedJoinOptions, stats: JoinStats): AsyncGenerator<JoinedResult> {
   const { signal } = options;

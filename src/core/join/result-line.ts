@@ -2,8 +2,8 @@
  * What one result line means: its shape, checked, and its status. Pure
  * functions over bytes and values, shared by the joiner and its tests.
  */
-import { JoinError, ParseError, ValidationError } from '../errors.ts';
-import type { BatchResultLine, ResultStatus } from '../types.ts';
+import { JoinError, ParseError, ValidationError } from '../../errors.ts';
+import type { BatchResultLine, ResultStatus } from '../../types.ts';
 import { findTopLevelString, isJsonText } from './json-scan.ts';
 
 const CUSTOM_ID_KEY = Buffer.from('custom_id');

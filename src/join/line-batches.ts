@@ -5,7 +5,7 @@
 import { open } from 'node:fs/promises';
 import { AbortError, BatchlineError, abortMessage, throwIfAborted } from '../errors.ts';
 import { LineSplitter } from '../core/lines.ts';
-import { raceAbort } from './abortable.ts';
+import { raceAbort } from '../streams/abortable.ts';
 
 /** Bytes of a source: a file path, a Readable or any async iterable of chunks. */
 export type ByteSource = string | AsyncIterable<Buffer | Uint8Array | string>;

@@ -5,8 +5,8 @@
 import { createReadStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { JoinError, OverflowError, throwIfAborted } from '../errors.ts';
-import { RECORD_HEADER_BYTES, readRecordHeader, splitRange, type OrdinalRange, type RecordHeader } from '../core/partition.ts';
-import { PartitionWriter } from './join-partition-writer.ts';
+import { RECORD_HEADER_BYTES, readRecordHeader, splitRange, type OrdinalRange, type RecordHeader } from '../core/join/partition.ts';
+import { PartitionWriter } from './spill-writer.ts';
 
 const READ_CHUNK_BYTES = 1 << 20;
 
