@@ -1,7 +1,8 @@
 import t from 'tap';
 import { AMBIGUOUS, CustomIdIndex, NOT_FOUND, hashBytes } from '../src/core/join/custom-id-index.ts';
 import { findTopLevelString, isJsonText } from '../src/core/join/json-scan.ts';
-import { customIdOf, customIdText, parseResultLine, requestIdOf, resultStatus } from '../src/core/join/result-line.ts';
+import { customIdOf, customIdText, requestIdOf } from '../src/core/join/custom-id.ts';
+import { parseResultLine, resultStatus } from '../src/core/join/result-line.ts';
 import { planPartitions, splitRange } from '../src/core/join/partition.ts';
 import { resultFor } from './helpers/join-fixtures.ts';
 

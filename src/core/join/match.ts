@@ -4,7 +4,8 @@
  * kept once or reported, and the status follows the line.
  */
 import { JoinError, ParseError } from '../../errors.ts';
-import { customIdText, parseResultLine, requestIdOf, resultStatus, type LineOrigin } from './result-line.ts';
+import { customIdText, requestIdOf, type LineOrigin } from './custom-id.ts';
+import { parseResultLine, resultStatus } from './result-line.ts';
 import type { BatchRequest, BatchResultLine, JoinedResult } from '../../types.ts';
 import type { JoinStats, NormalizedJoinOptions } from '../../join/options.ts';
 import type { LoadedPartition } from '../../join/spill-reader.ts';
