@@ -41,7 +41,7 @@ t.test('reads custom_ids as canonical UTF-8, whatever the escaping', async (t) =
 t.test('names the input line that has no usable custom_id', async (t) => {
   const origin = { source: 'input', line: 7 };
   t.throws(() => requestIdOf(Buffer.from('{"custom_id": '), origin), { code: 'INVALID_JSON', line: 7 });
-  t.throws(() => requestIdOf(Buffer.from('[1,2]'), origin), { code: 'NOT_AN_OBJECT', line: 7 });
+  t.throws(() => requestIdOf(Buffer.from('[1,2]'), origin), { code: 'INVALID_REQUEST', name: 'ValidationError', line: 7 });
   t.throws(() => requestIdOf(Buffer.from('{"method":"POST"}'), origin), { code: 'MISSING_CUSTOM_ID', line: 7 });
   t.throws(() => requestIdOf(Buffer.from('{"custom_id": 12}'), origin), { code: 'INVALID_CUSTOM_ID', line: 7 });
   // A bad escape inside the custom_id: the fast scan finds the span, decoding it must not throw uncoded.

@@ -78,7 +78,7 @@ export function requestIdOf(bytes: Buffer, origin: LineOrigin, checkLine = false
     });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ParseError('NOT_AN_OBJECT', `${describeOrigin(origin)}: a request line must be a JSON object`, {
+    throw new ValidationError('INVALID_REQUEST', `${describeOrigin(origin)}: a request line must be a JSON object`, {
       line: origin.line,
     });
   }
