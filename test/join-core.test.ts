@@ -1,5 +1,6 @@
 import t from 'tap';
-import { AMBIGUOUS, CustomIdIndex, NOT_FOUND, hashBytes } from '../src/core/join/custom-id-index.ts';
+import { AMBIGUOUS, CustomIdIndex, NOT_FOUND } from '../src/core/join/custom-id-index.ts';
+import { hashBytes64 } from '../src/core/hash.ts';
 import { findTopLevelString, isJsonText } from '../src/core/join/json-scan.ts';
 import { customIdOf, customIdText, requestIdOf } from '../src/core/join/custom-id.ts';
 import { parseResultLine, resultStatus } from '../src/core/join/result-line.ts';
@@ -80,7 +81,7 @@ t.test('the index finds each ordinal, misses unknown keys and never guesses betw
   const ids = Array.from({ length: 70_000 }, (_, i) => `req-${i}`);
   for (const id of ids) {
     const bytes = Buffer.from(id);
-    hashBytes(bytes, 0, bytes.length, key);
+    hashBytes64(bytes, 0, bytes.length, key);
     index.append(key[0], key[1]);
   }
   index.append(7, 9);
@@ -88,11 +89,11 @@ t.test('the index finds each ordinal, misses unknown keys and never guesses betw
   index.seal();
   for (const [ordinal, id] of ids.entries()) {
     const bytes = Buffer.from(id);
-    hashBytes(bytes, 0, bytes.length, key);
+    hashBytes64(bytes, 0, bytes.length, key);
     if (index.lookup(key[0], key[1]) !== ordinal) t.fail(`${id} not at ${ordinal}`);
   }
   const unknown = Buffer.from('req-70000');
-  hashBytes(unknown, 0, unknown.length, key);
+  hashBytes64(unknown, 0, unknown.length, key);
   t.equal(index.lookup(key[0], key[1]), NOT_FOUND);
   t.equal(index.lookup(7, 9), AMBIGUOUS);
   t.equal(index.ambiguousKeys, 1);

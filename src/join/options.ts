@@ -1,6 +1,6 @@
 /** The joiner's options, checked in one place, and the counts it keeps. */
 import { OptionError, type JoinError } from '../errors.ts';
-import { hashBytes } from '../core/join/custom-id-index.ts';
+import { hashBytes64 } from '../core/hash.ts';
 import { DEFAULT_MAX_LINE_BYTES } from '../core/lines.ts';
 import type { ResultStatus } from '../types.ts';
 import type { ByteSource } from './line-batches.ts';
@@ -53,7 +53,7 @@ export interface NormalizedJoinOptions {
   maxAmbiguousIds: number;
   signal: AbortSignal | undefined;
   /** The custom_id hash; tests swap in a weak one to force collisions. */
-  hash: typeof hashBytes;
+  hash: typeof hashBytes64;
 }
 
 export interface JoinStats extends Record<ResultStatus, number> {
@@ -135,6 +135,6 @@ export function normalizeJoinOptions(options: JoinOptions): NormalizedJoinOption
     maxLineBytes: whole(options.maxLineBytes, 'maxLineBytes', DEFAULT_MAX_LINE_BYTES, 1),
     maxAmbiguousIds: whole(options.maxAmbiguousIds, 'maxAmbiguousIds', 1_000_000, 1),
     signal: options.signal,
-    hash: hashBytes,
+    hash: hashBytes64,
   };
 }
