@@ -66,30 +66,8 @@ async function* readRecords(path: string, signal: AbortSignal | undefined): Asyn
   if (carry.length > 0) throw new JoinError('SPILL_CORRUPT', `the temp file ${path} ends inside a record`);
 }
 
-/**
- * Reads a whole partition file into the shared buffer (grown when needed):
- * one partition is in memory at a time, so one buffer serves them all.
- */
-async function readInto(path: string, bytes: number, reuse: { buffer: Buffer }): Promise<Buffer> {
-  // Rounded up to 1 MiB so that partitions of similar size share one allocation.
-  if (reuse.buffer.length < bytes) reuse.buffer = Buffer.allocUnsafeSlow(Math.ceil(bytes / 2 ** 20) * 2 ** 20);
-  const handle = await open(path, 'r');
-  try {
-    let at = 0;
-    while (at < bytes) {
-      const { bytesRead } = await handle.read(reuse.buffer, at, bytes - at, at);
-      if (bytesRead === 0) throw new JoinError('SPILL_CORRUPT', `the temp file ${path} is shorter than it was`);
-      at += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
-  return reuse.buffer.subarray(0, bytes);
-}
-
-export interface PartitionLoadOptions {
-  /** The buffer partitions are read into; a partition is valid until the next one is loaded. */
-  reuse: { buffer: Buffer };
+export interface PartitionReaderOptions {
+  /** The run's temp directory, where split files go. */
   dir: string;
   maxPartitionBytes: number;
   /** A single ordinal's results may exceed maxPartitionBytes up to this many bytes. */
@@ -98,46 +76,76 @@ export interface PartitionLoadOptions {
   onSplit?: (range: OrdinalRange, parts: number) => void;
 }
 
-let splitSerial = 0;
-
 /**
- * Loads a partition file, or, when it is larger than maxPartitionBytes, cuts
- * it into sub-range files first and loads those in order. Each file is
- * deleted once loaded, so disk use falls as the join proceeds.
+ * Loads one join's partition files in ordinal order. A reader belongs to one
+ * run: the buffer it reads into and the numbering of its split files are that
+ * run's own.
  */
-export async function* loadInOrder(
-  path: string,
-  range: OrdinalRange,
-  options: PartitionLoadOptions,
-): AsyncGenerator<LoadedPartition> {
-  throwIfAborted(options.signal);
-  const bytes = (await stat(path)).size;
-  const fits = bytes <= options.maxPartitionBytes;
-  if (fits || range.end - range.first <= 1) {
-    if (!fits && bytes > options.maxSingleOrdinalBytes) {
-      throw new OverflowError(
-        'JOIN_PARTITION_OVERFLOW',
-        `the results for input request ${range.first + 1} hold ${bytes} bytes, over the ${options.maxSingleOrdinalBytes}-byte cap`,
-      );
+export class PartitionReader {
+  private readonly options: PartitionReaderOptions;
+  /** One partition is in memory at a time, so one buffer serves them all; a partition is valid until the next one is loaded. */
+  private buffer = Buffer.alloc(0);
+  /** Names split files uniquely within the run's directory. */
+  private splits = 0;
+
+  constructor(options: PartitionReaderOptions) {
+    this.options = options;
+  }
+
+  /**
+   * Loads a partition file, or, when it is larger than maxPartitionBytes,
+   * cuts it into sub-range files first and loads those in order. Each file is
+   * deleted once loaded, so disk use falls as the join proceeds.
+   */
+  async *load(path: string, range: OrdinalRange): AsyncGenerator<LoadedPartition> {
+    const options = this.options;
+    throwIfAborted(options.signal);
+    const bytes = (await stat(path)).size;
+    const fits = bytes <= options.maxPartitionBytes;
+    if (fits || range.end - range.first <= 1) {
+      if (!fits && bytes > options.maxSingleOrdinalBytes) {
+        throw new OverflowError(
+          'JOIN_PARTITION_OVERFLOW',
+          `the results for input request ${range.first + 1} hold ${bytes} bytes, over the ${options.maxSingleOrdinalBytes}-byte cap`,
+        );
+      }
+      yield new LoadedPartition(range, await this.readWhole(path, bytes));
+      await rm(path, { force: true });
+      return;
     }
-    yield new LoadedPartition(range, await readInto(path, bytes, options.reuse));
+    const parts = splitRange(range, bytes, options.maxPartitionBytes, 64);
+    options.onSplit?.(range, parts.length);
+    const writer = await PartitionWriter.create(options.dir, `split-${this.splits++}`, parts.length, 4 << 20);
+    const span = parts[0].end - parts[0].first;
+    try {
+      for await (const [header, line] of readRecords(path, options.signal)) {
+        writer.append(Math.floor((header.ordinal - range.first) / span), header, line);
+        await writer.drain();
+      }
+      await writer.finish();
+    } catch (err) {
+      await writer.close();
+      throw err;
+    }
     await rm(path, { force: true });
-    return;
+    for (let i = 0; i < parts.length; i++) yield* this.load(writer.paths[i], parts[i]);
   }
-  const parts = splitRange(range, bytes, options.maxPartitionBytes, 64);
-  options.onSplit?.(range, parts.length);
-  const writer = await PartitionWriter.create(options.dir, `split-${splitSerial++}`, parts.length, 4 << 20);
-  const span = parts[0].end - parts[0].first;
-  try {
-    for await (const [header, line] of readRecords(path, options.signal)) {
-      writer.append(Math.floor((header.ordinal - range.first) / span), header, line);
-      await writer.drain();
+
+  /** Reads a whole partition file into the reader's buffer, grown when needed. */
+  private async readWhole(path: string, bytes: number): Promise<Buffer> {
+    // Rounded up to 1 MiB so that partitions of similar size share one allocation.
+    if (this.buffer.length < bytes) this.buffer = Buffer.allocUnsafeSlow(Math.ceil(bytes / 2 ** 20) * 2 ** 20);
+    const handle = await open(path, 'r');
+    try {
+      let at = 0;
+      while (at < bytes) {
+        const { bytesRead } = await handle.read(this.buffer, at, bytes - at, at);
+        if (bytesRead === 0) throw new JoinError('SPILL_CORRUPT', `the temp file ${path} is shorter than it was`);
+        at += bytesRead;
+      }
+    } finally {
+      await handle.close();
     }
-    await writer.finish();
-  } catch (err) {
-    await writer.close();
-    throw err;
+    return this.buffer.subarray(0, bytes);
   }
-  await rm(path, { force: true });
-  for (let i = 0; i < parts.length; i++) yield* loadInOrder(writer.paths[i], parts[i], options);
 }
