@@ -12,7 +12,7 @@ export { ShardPlan, DEFAULT_MAX_SHARD_BYTES, DEFAULT_MAX_SHARD_REQUESTS, DEFAULT
 export { type InvalidPolicy } from './core/invalid-policy.ts';
 export { joinResults, createJoiner, type JoinOptions, type JoinStats, type JoinIterable, type Joiner, type ResultSource } from './streams/join.ts';
 export { createJsonlSink, createCallbackSink, type JsonlSinkOptions, type CallbackSinkOptions } from './streams/sink.ts';
-export { resultStatus, parseResultLine } from './core/join-status.ts';
+export { resultStatus, parseResultLine } from './core/join/result-line.ts';
 export {
   startEmulator,
   EmulatorClock,

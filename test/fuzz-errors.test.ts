@@ -48,7 +48,6 @@ const PER_LINE_CODES = new Set([
   'MISSING_MODEL',
   'MISSING_BODY_FIELD',
   'REQUEST_TOO_LARGE',
-  'NOT_AN_OBJECT',
   'INVALID_RESULT_LINE',
   'UNKNOWN_CUSTOM_ID',
   'CONFLICTING_RESULT',
@@ -451,7 +450,7 @@ function fail(message: string, cause?: unknown): never {
 // ---------------------------------------------------------------- join
 
 /** Codes the join gives a bad input line. */
-const INPUT_CODES = new Set(['INVALID_JSON', 'NOT_AN_OBJECT', 'MISSING_CUSTOM_ID', 'INVALID_CUSTOM_ID', 'DUPLICATE_CUSTOM_ID']);
+const INPUT_CODES = new Set(['INVALID_JSON', 'INVALID_REQUEST', 'MISSING_CUSTOM_ID', 'INVALID_CUSTOM_ID', 'DUPLICATE_CUSTOM_ID']);
 
 const STATUS_LINES = [
   (id: string) => ({ id: 'batch_req_1', custom_id: id, response: { status_code: 200, request_id: 'r', body: { ok: 1 } }, error: null }),

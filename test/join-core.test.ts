@@ -1,8 +1,10 @@
 import t from 'tap';
-import { AMBIGUOUS, CustomIdIndex, NOT_FOUND, hashBytes } from '../src/core/custom-id-index.ts';
-import { findTopLevelString, isJsonText } from '../src/core/json-scan.ts';
-import { customIdOf, customIdText, parseResultLine, requestIdOf, resultStatus } from '../src/core/join-status.ts';
-import { planPartitions, splitRange } from '../src/core/partition.ts';
+import { AMBIGUOUS, CustomIdIndex, NOT_FOUND } from '../src/core/join/custom-id-index.ts';
+import { hashBytes64 } from '../src/core/hash.ts';
+import { findTopLevelString, isJsonText } from '../src/core/join/json-scan.ts';
+import { customIdOf, customIdText, requestIdOf } from '../src/core/join/custom-id.ts';
+import { parseResultLine, resultStatus } from '../src/core/join/result-line.ts';
+import { planPartitions, splitRange } from '../src/core/join/partition.ts';
 import { resultFor } from './helpers/join-fixtures.ts';
 
 const KEY = Buffer.from('custom_id');
@@ -40,7 +42,7 @@ t.test('reads custom_ids as canonical UTF-8, whatever the escaping', async (t) =
 t.test('names the input line that has no usable custom_id', async (t) => {
   const origin = { source: 'input', line: 7 };
   t.throws(() => requestIdOf(Buffer.from('{"custom_id": '), origin), { code: 'INVALID_JSON', line: 7 });
-  t.throws(() => requestIdOf(Buffer.from('[1,2]'), origin), { code: 'NOT_AN_OBJECT', line: 7 });
+  t.throws(() => requestIdOf(Buffer.from('[1,2]'), origin), { code: 'INVALID_REQUEST', name: 'ValidationError', line: 7 });
   t.throws(() => requestIdOf(Buffer.from('{"method":"POST"}'), origin), { code: 'MISSING_CUSTOM_ID', line: 7 });
   t.throws(() => requestIdOf(Buffer.from('{"custom_id": 12}'), origin), { code: 'INVALID_CUSTOM_ID', line: 7 });
   // A bad escape inside the custom_id: the fast scan finds the span, decoding it must not throw uncoded.
@@ -79,7 +81,7 @@ t.test('the index finds each ordinal, misses unknown keys and never guesses betw
   const ids = Array.from({ length: 70_000 }, (_, i) => `req-${i}`);
   for (const id of ids) {
     const bytes = Buffer.from(id);
-    hashBytes(bytes, 0, bytes.length, key);
+    hashBytes64(bytes, 0, bytes.length, key);
     index.append(key[0], key[1]);
   }
   index.append(7, 9);
@@ -87,11 +89,11 @@ t.test('the index finds each ordinal, misses unknown keys and never guesses betw
   index.seal();
   for (const [ordinal, id] of ids.entries()) {
     const bytes = Buffer.from(id);
-    hashBytes(bytes, 0, bytes.length, key);
+    hashBytes64(bytes, 0, bytes.length, key);
     if (index.lookup(key[0], key[1]) !== ordinal) t.fail(`${id} not at ${ordinal}`);
   }
   const unknown = Buffer.from('req-70000');
-  hashBytes(unknown, 0, unknown.length, key);
+  hashBytes64(unknown, 0, unknown.length, key);
   t.equal(index.lookup(key[0], key[1]), NOT_FOUND);
   t.equal(index.lookup(7, 9), AMBIGUOUS);
   t.equal(index.ambiguousKeys, 1);

@@ -6,7 +6,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DecodedLine, LineSplitter, lineOutput } from '../src/core/lines.ts';
 import { UniqueIdSet } from '../src/core/unique-id-set.ts';
-import { pumpFile } from '../src/io/read-file.ts';
+import { pumpFile, readLineChunks } from '../src/io/file-reader.ts';
 import { parseFile, parseSource } from '../src/streams/parse.ts';
 import { createSharder } from '../src/streams/shard.ts';
 import { createValidator } from '../src/streams/validate.ts';
@@ -156,6 +156,35 @@ t.test('pumpFile fails with INPUT_UNREADABLE and stops when its destination is d
   setTimeout(() => stuck.destroy(), 20);
   await pumping;
   t.ok(stuck.destroyed);
+});
+
+async function viewsOf(path: string, maxLineBytes: number, chunkBytes: number): Promise<string[]> {
+  const views: string[] = [];
+  // Copied at once: a view is valid only until the generator resumes.
+  for await (const view of readLineChunks(path, { maxLineBytes, chunkBytes })) views.push(view.toString('latin1'));
+  return views;
+}
+
+t.test('readLineChunks yields views that end at line breaks, growing its buffer for a long line up to the cap', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'lines.jsonl');
+  const text = 'a\nbb\n' + 'x'.repeat(300) + '\nccc\nlast';
+  await writeFile(path, text);
+  const views = await viewsOf(path, 1000, 16);
+  t.equal(views.join(''), text);
+  t.same(views.filter((view) => !view.endsWith('\n')), ['last'], 'only the unterminated last line ends elsewhere');
+  t.ok(views.some((view) => view.includes('x'.repeat(300))), 'the long line comes whole, in a grown buffer');
+  // Past maxLineBytes the buffer stops growing and hands the line on in pieces, for the splitter to refuse.
+  const capped = await viewsOf(path, 50, 16);
+  t.equal(capped.join(''), text);
+  t.ok(capped.every((view) => view.length <= 53), `no view past the cap: ${capped.map((view) => view.length)}`);
+  t.ok(capped.some((view) => !view.endsWith('\n') && view !== 'last'), 'the long line is cut');
+});
+
+t.test('readLineChunks fails with INPUT_UNREADABLE naming the path', async (t) => {
+  const dir = await tempDir(t);
+  await t.rejects(viewsOf(join(dir, 'absent.jsonl'), 100, 16), { code: 'INPUT_UNREADABLE', message: /absent\.jsonl \(ENOENT\)/ });
+  await t.rejects(viewsOf(dir, 100, 16), { code: 'INPUT_UNREADABLE', message: /\(EISDIR\)/ });
 });
 
 t.test('the id set stays exact across the growth that releases its old arrays', async (t) => {

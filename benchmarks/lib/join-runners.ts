@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
 import { LineSplitter } from '../../src/core/lines.ts';
-import { resultStatus } from '../../src/core/join-status.ts';
+import { resultStatus } from '../../src/core/join/result-line.ts';
 import { joinResults } from '../../src/streams/join.ts';
 import { createJsonlSink } from '../../src/streams/sink.ts';
 import type { BatchResultLine, JoinedResult } from '../../src/types.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pumpFile } from '../../src/io/read-file.ts';
+import { pumpFile } from '../../src/io/file-reader.ts';
 import { parseFile } from '../../src/streams/parse.ts';
 import { createSharder } from '../../src/streams/shard.ts';
 import { createValidator } from '../../src/streams/validate.ts';

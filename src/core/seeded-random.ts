@@ -3,17 +3,10 @@
  * result files are shuffled, what ids and vectors look like. Pure functions;
  * the same inputs give the same outputs on every run and every machine.
  */
+import { fmix32, hash32 } from './hash.ts';
 
-/** 32-bit FNV-1a over a string, mixed with a seed; the root of every deterministic choice here. */
-export function hash32(text: string, seed = 0): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  // A final avalanche so that nearby custom_ids ("r1", "r2") do not give nearby values.
-  return mix32(h);
-}
+// The emulator draws its choices from hash32 next to the generator below.
+export { hash32 };
 
 /** A seeded pseudo-random generator (mulberry32) returning floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -39,17 +32,6 @@ export function shuffleInPlace<L extends { length: number; [index: number]: unkn
   return items;
 }
 
-/** Murmur3's finalizer: spreads every input bit over the whole word. */
-function mix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** A 64-bit key for a string as two independent 32-bit hashes: ids derived from it collide only past billions of keys. */
 export type StableKey = readonly [number, number];
 
@@ -61,7 +43,7 @@ export function keyOf(text: string): StableKey {
 export function hexOf(key: StableKey, salt: number, length = 32): string {
   let hex = '';
   for (let round = 1; hex.length < length; round++) {
-    const word = mix32(key[0] ^ Math.imul(salt * 16 + round, 0x9e3779b9)) ^ mix32((key[1] + Math.imul(round, 0x85ebca6b) + salt) >>> 0);
+    const word = fmix32(key[0] ^ Math.imul(salt * 16 + round, 0x9e3779b9)) ^ fmix32((key[1] + Math.imul(round, 0x85ebca6b) + salt) >>> 0);
     hex += (word >>> 0).toString(16).padStart(8, '0');
   }
   return hex.slice(0, length);

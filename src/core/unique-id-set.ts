@@ -1,4 +1,5 @@
 import { OverflowError, ValidationError } from '../errors.ts';
+import { hashBytes32 } from './hash.ts';
 
 export const DEFAULT_MAX_CUSTOM_IDS = 20_000_000;
 export const DEFAULT_MAX_CUSTOM_ID_BYTES = 1024 * 1024 * 1024;
@@ -77,7 +78,7 @@ export class UniqueIdSet {
   add(id: string, line: number): void {
     const length = this.encode(id);
     const key = this.scratch;
-    const hash = fnv1a(key, length);
+    const hash = hashBytes32(key, 0, length);
     let slot = hash & this.mask;
     for (;;) {
       const entry = this.slots[slot];
@@ -180,19 +181,4 @@ export class UniqueIdSet {
 function releaseNow(view: Uint8Array | Uint32Array): void {
   const store = view.buffer as ArrayBuffer & { transfer?: (length?: number) => ArrayBuffer };
   if (view.byteOffset === 0 && view.byteLength === store.byteLength) store.transfer?.(0);
-}
-
-/** FNV-1a over bytes, with a final avalanche so that the low bits (the slot) mix well. */
-function fnv1a(bytes: Buffer, length: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < length; i++) {
-    h ^= bytes[i];
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

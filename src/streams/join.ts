@@ -1,15 +1,15 @@
 /**
  * The join stage: one result per input request, in input order, from any
  * number of shuffled output and error files, in bounded memory (see
- * join-run.ts for the passes and their costs).
+ * src/join/run.ts for the passes and their costs).
  */
 import { Duplex } from 'node:stream';
 import type { JoinedResult } from '../types.ts';
-import { newJoinStats, normalizeJoinOptions, type JoinOptions, type JoinStats } from './join-options.ts';
+import { newJoinStats, normalizeJoinOptions, type JoinOptions, type JoinStats } from '../join/options.ts';
 import { destroyOnAbort } from './abortable.ts';
-import { runJoin } from './join-run.ts';
+import { runJoin } from '../join/run.ts';
 
-export type { JoinOptions, JoinStats, ResultSource } from './join-options.ts';
+export type { JoinOptions, JoinStats, ResultSource } from '../join/options.ts';
 
 /** An async iterable of joined results whose `stats` fill in as it runs. */
 export interface JoinIterable extends AsyncIterable<JoinedResult> {

@@ -2,7 +2,7 @@ import { Readable, Transform, pipeline, type TransformCallback } from 'node:stre
 import { BatchlineError, OptionError, ParseError } from '../errors.ts';
 import { DEFAULT_MAX_LINE_BYTES, DecodedLine, LineSplitter, ObjectLine, isBlank } from '../core/lines.ts';
 import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
-import { pumpFile, type PumpFileOptions } from '../io/read-file.ts';
+import { pumpFile, type PumpFileOptions } from '../io/file-reader.ts';
 import { destroyOnAbort } from './abortable.ts';
 import { wholeNumberOption } from '../core/options.ts';
 

@@ -21,48 +21,81 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JoinError, OverflowError, ValidationError, throwIfAborted } from '../errors.ts';
-import { AMBIGUOUS, CustomIdIndex, MAX_INDEXED_REQUESTS, NOT_FOUND } from '../core/custom-id-index.ts';
-import { customIdOf, customIdText, parseResultLine, requestIdOf } from '../core/join-status.ts';
+import { hashBytes64, type Hash64 } from '../core/hash.ts';
+import { AMBIGUOUS, CustomIdIndex, MAX_INDEXED_REQUESTS, NOT_FOUND } from '../core/join/custom-id-index.ts';
+import { customIdOf, customIdText, requestIdOf } from '../core/join/custom-id.ts';
+import { ResultMatcher } from '../core/join/match.ts';
+import { planPartitions } from '../core/join/partition.ts';
+import { parseResultLine } from '../core/join/result-line.ts';
 import { isBlank } from '../core/lines.ts';
-import { planPartitions } from '../core/partition.ts';
 import type { JoinedResult } from '../types.ts';
-import { lineBatches, type ByteSource } from './join-lines.ts';
-import { PartitionWriter } from './join-partition-writer.ts';
 import { writeAll } from '../io/write-all.ts';
-import { issue, joinOne, sourceName, unknownId } from './join-match.ts';
-import { loadInOrder, type LoadedPartition } from './join-spill.ts';
-import type { JoinStats, NormalizedJoinOptions } from './join-options.ts';
+import { lineBatches, type ByteSource } from './line-batches.ts';
+import type { JoinStats, NormalizedJoinOptions } from './options.ts';
+import { PartitionReader, type LoadedPartition } from './spill-reader.ts';
+import { PartitionWriter } from './spill-writer.ts';
 
-export async function* runJoin(options: NormalizedJoinOptions, stats: JoinStats): AsyncGenerator<JoinedResult> {
-  const { signal } = options;
-  throwIfAborted(signal);
+/** Seams for tests, kept out of the public JoinOptions. */
+export interface JoinInternals {
+  /** The custom_id hash; a weak one forces collisions. */
+  hash?: Hash64;
+}
+
+/** What one join keeps while it runs; nothing here is shared with another run. */
+interface JoinRun {
+  options: NormalizedJoinOptions;
+  stats: JoinStats;
+  dir: string;
+  index: CustomIdIndex;
+  matcher: ResultMatcher;
+  hash: Hash64;
+  /** Where `hash` writes a custom_id's key, read back at once. */
+  key: Int32Array;
+}
+
+export async function* runJoin(
+  options: NormalizedJoinOptions,
+  stats: JoinStats,
+  internals: JoinInternals = {},
+): AsyncGenerator<JoinedResult> {
+  throwIfAborted(options.signal);
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'batchline-join-'));
   stats.tempDir = dir;
+  const run: JoinRun = {
+    options,
+    stats,
+    dir,
+    index: new CustomIdIndex(),
+    matcher: new ResultMatcher(
+      { sourceNames: options.results.map((result) => result.name), includeRequest: options.includeRequest, onIssue: options.onIssue },
+      stats,
+    ),
+    hash: internals.hash ?? hashBytes64,
+    key: new Int32Array(2),
+  };
   try {
-    const index = new CustomIdIndex();
-    const input = await indexInput(options, index, dir);
-    index.seal();
-    stats.requests = index.size;
-    stats.indexBytes = index.bytes;
-    const exactIds = index.ambiguousKeys > 0 ? await resolveAmbiguous(options, index, input) : new Map<string, number>();
-    const plan = planPartitions(index.size, options.partitionRequests, options.maxPartitions);
+    const input = await indexInput(run);
+    run.index.seal();
+    stats.requests = run.index.size;
+    stats.indexBytes = run.index.bytes;
+    const exactIds = run.index.ambiguousKeys > 0 ? await resolveAmbiguous(run, input) : new Map<string, number>();
+    const plan = planPartitions(run.index.size, options.partitionRequests, options.maxPartitions);
     stats.partitions = plan.count;
-    const sizes = await spillResults(options, stats, index, exactIds, plan.span, plan.count, dir);
+    const sizes = await spillResults(run, exactIds, plan.span, plan.count);
     stats.spilledBytes = sizes.reduce((sum, bytes) => sum + bytes, 0);
-    yield* emitInOrder(options, stats, input, plan.span, plan.count, dir);
+    yield* emitInOrder(run, input, plan.span, plan.count);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-const keyScratch = new Int32Array(2);
-
 /** Pass 1. Returns a source that reads the input again. */
-async function indexInput(options: NormalizedJoinOptions, index: CustomIdIndex, dir: string): Promise<ByteSource> {
+async function indexInput(run: JoinRun): Promise<ByteSource> {
+  const { options, index, hash, key } = run;
   let spool: FileHandle | undefined;
   let again: ByteSource = options.input;
   if (typeof options.input !== 'string') {
-    again = join(dir, 'input.jsonl');
+    again = join(run.dir, 'input.jsonl');
     spool = await open(again, 'w');
   }
   try {
@@ -77,8 +110,8 @@ async function indexInput(options: NormalizedJoinOptions, index: CustomIdIndex, 
             line: batch.numbers[i],
           });
         }
-        options.hash(id.bytes, 0, id.bytes.length, keyScratch);
-        index.append(keyScratch[0], keyScratch[1]);
+        hash(id.bytes, 0, id.bytes.length, key);
+        index.append(key[0], key[1]);
       }
     }
   } finally {
@@ -92,11 +125,8 @@ async function indexInput(options: NormalizedJoinOptions, index: CustomIdIndex, 
  * collisions are vanishingly rare); a repeated custom_id also lands here, and
  * this is where it is named, with its line.
  */
-async function resolveAmbiguous(
-  options: NormalizedJoinOptions,
-  index: CustomIdIndex,
-  input: ByteSource,
-): Promise<Map<string, number>> {
+async function resolveAmbiguous(run: JoinRun, input: ByteSource): Promise<Map<string, number>> {
+  const { options, index, hash, key } = run;
   const exact = new Map<string, number>();
   let ordinal = 0;
   for await (const batch of lineBatches(input, options.maxLineBytes, options.signal)) {
@@ -105,8 +135,8 @@ async function resolveAmbiguous(
       if (isBlank(bytes)) continue;
       const line = batch.numbers[i];
       const id = requestIdOf(bytes, { source: 'input', line });
-      options.hash(id.bytes, 0, id.bytes.length, keyScratch);
-      if (index.lookup(keyScratch[0], keyScratch[1]) === AMBIGUOUS) {
+      hash(id.bytes, 0, id.bytes.length, key);
+      if (index.lookup(key[0], key[1]) === AMBIGUOUS) {
         const text = customIdText(id);
         if (exact.has(text)) {
           throw new ValidationError('DUPLICATE_CUSTOM_ID', `input line ${line}: custom_id ${JSON.stringify(text)} is repeated`, {
@@ -130,19 +160,12 @@ async function resolveAmbiguous(
 }
 
 /** Pass 2. Returns the bytes spilled per partition. */
-async function spillResults(
-  options: NormalizedJoinOptions,
-  stats: JoinStats,
-  index: CustomIdIndex,
-  exactIds: Map<string, number>,
-  span: number,
-  count: number,
-  dir: string,
-): Promise<number[]> {
-  const writer = await PartitionWriter.create(dir, 'part', count, options.spillBufferBytes);
+async function spillResults(run: JoinRun, exactIds: Map<string, number>, span: number, count: number): Promise<number[]> {
+  const { options, stats, index, matcher, hash, key } = run;
+  const writer = await PartitionWriter.create(run.dir, 'part', count, options.spillBufferBytes);
   try {
     for (let source = 0; source < options.results.length; source++) {
-      const name = sourceName(options, source);
+      const name = matcher.sourceName(source);
       for await (const batch of lineBatches(options.results[source].source, options.maxLineBytes, options.signal)) {
         for (let i = 0; i < batch.lines.length; i++) {
           const bytes = batch.lines[i];
@@ -154,12 +177,11 @@ async function spillResults(
             parseResultLine(bytes, { source: name, line });
             throw new JoinError('INVALID_RESULT_LINE', `${name} line ${line}: custom_id must be a string`, { line });
           }
-          options.hash(id.bytes, 0, id.bytes.length, keyScratch);
-          let ordinal = index.lookup(keyScratch[0], keyScratch[1]);
+          hash(id.bytes, 0, id.bytes.length, key);
+          let ordinal = index.lookup(key[0], key[1]);
           if (ordinal === AMBIGUOUS) ordinal = exactIds.get(customIdText(id)) ?? NOT_FOUND;
           if (ordinal === NOT_FOUND) {
-            stats.unknown++;
-            issue(options, unknownId({ source: name, line }, customIdText(id)));
+            matcher.unknownResult({ source: name, line }, customIdText(id));
             continue;
           }
           writer.append(Math.floor(ordinal / span), { ordinal, source, line, length: bytes.length }, bytes);
@@ -175,26 +197,19 @@ async function spillResults(
 }
 
 /** Pass 3. */
-async function* emitInOrder(
-  options: NormalizedJoinOptions,
-  stats: JoinStats,
-  input: ByteSource,
-  span: number,
-  count: number,
-  dir: string,
-): AsyncGenerator<JoinedResult> {
-  const loadOptions = {
-    reuse: { buffer: Buffer.alloc(0) },
+async function* emitInOrder(run: JoinRun, input: ByteSource, span: number, count: number): AsyncGenerator<JoinedResult> {
+  const { options, stats, matcher, dir } = run;
+  const reader = new PartitionReader({
     dir,
     maxPartitionBytes: options.maxPartitionBytes,
     maxSingleOrdinalBytes: Math.max(options.maxPartitionBytes, 2 * options.maxLineBytes + 64),
     signal: options.signal,
     onSplit: () => void stats.splits++,
-  };
+  });
   async function* partitions(): AsyncGenerator<LoadedPartition> {
     for (let k = 0; k < count; k++) {
       const range = { first: k * span, end: Math.min(stats.requests, (k + 1) * span) };
-      yield* loadInOrder(join(dir, `part-${k}.bin`), range, loadOptions);
+      yield* reader.load(join(dir, `part-${k}.bin`), range);
     }
   }
   const loader = partitions();
@@ -210,7 +225,7 @@ async function* emitInOrder(
           if (next.done) throw inputChanged('more');
           partition = next.value;
         }
-        yield joinOne(options, stats, partition, ordinal, bytes, batch.numbers[i]);
+        yield matcher.match(bytes, batch.numbers[i], partition.recordsFor(ordinal));
         ordinal++;
       }
     }

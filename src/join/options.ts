@@ -1,9 +1,8 @@
 /** The joiner's options, checked in one place, and the counts it keeps. */
 import { OptionError, type JoinError } from '../errors.ts';
-import { hashBytes } from '../core/custom-id-index.ts';
 import { DEFAULT_MAX_LINE_BYTES } from '../core/lines.ts';
 import type { ResultStatus } from '../types.ts';
-import type { ByteSource } from './join-lines.ts';
+import type { ByteSource } from './line-batches.ts';
 import { wholeNumberOption } from '../core/options.ts';
 
 /** A result file: a path, a Readable or an async iterable of bytes. Null, undefined and "" (absent file ids) are skipped. */
@@ -41,7 +40,8 @@ export interface JoinOptions {
 
 export interface NormalizedJoinOptions {
   input: ByteSource;
-  results: Array<{ index: number; source: ByteSource }>;
+  /** The given result sources, absent ones left out; `index` is the position given, `name` how messages call it. */
+  results: Array<{ index: number; source: ByteSource; name: string }>;
   includeRequest: boolean;
   onIssue: ((issue: JoinError) => void) | undefined;
   tempDir: string | undefined;
@@ -52,8 +52,6 @@ export interface NormalizedJoinOptions {
   maxLineBytes: number;
   maxAmbiguousIds: number;
   signal: AbortSignal | undefined;
-  /** The custom_id hash; tests swap in a weak one to force collisions. */
-  hash: typeof hashBytes;
 }
 
 export interface JoinStats extends Record<ResultStatus, number> {
@@ -117,7 +115,7 @@ export function normalizeJoinOptions(options: JoinOptions): NormalizedJoinOption
     if (!isByteSource(source)) {
       throw new OptionError('INVALID_OPTION', `results[${index}] must be a path, a Readable, an async iterable, null or ""`);
     }
-    results.push({ index, source });
+    results.push({ index, source, name: typeof source === 'string' ? `results[${index}] (${source})` : `results[${index}]` });
   });
   if (options.onIssue !== undefined && typeof options.onIssue !== 'function') {
     throw new OptionError('INVALID_OPTION', 'onIssue must be a function');
@@ -135,6 +133,5 @@ export function normalizeJoinOptions(options: JoinOptions): NormalizedJoinOption
     maxLineBytes: whole(options.maxLineBytes, 'maxLineBytes', DEFAULT_MAX_LINE_BYTES, 1),
     maxAmbiguousIds: whole(options.maxAmbiguousIds, 'maxAmbiguousIds', 1_000_000, 1),
     signal: options.signal,
-    hash: hashBytes,
   };
 }

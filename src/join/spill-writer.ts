@@ -5,7 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAll } from '../io/write-all.ts';
-import { RECORD_HEADER_BYTES, writeRecordHeader, type RecordHeader } from '../core/partition.ts';
+import { RECORD_HEADER_BYTES, writeRecordHeader, type RecordHeader } from '../core/join/partition.ts';
 
 interface PartitionFile {
   handle: FileHandle;

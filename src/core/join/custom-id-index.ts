@@ -26,34 +26,6 @@ export const MAX_INDEXED_REQUESTS = 0x7fffffff - 1;
 export const NOT_FOUND = -1;
 export const AMBIGUOUS = -2;
 
-/**
- * Hashes bytes[start, end) into out[0] and out[1]: two independent 32-bit
- * FNV-style mixes with a murmur finaliser, read together as one 64-bit key.
- */
-export function hashBytes(bytes: Uint8Array, start: number, end: number, out: Int32Array): void {
-  let a = 0x811c9dc5 | 0;
-  let b = 0x9747b28c | 0;
-  for (let i = start; i < end; i++) {
-    const c = bytes[i];
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  a ^= end - start;
-  a ^= a >>> 16;
-  a = Math.imul(a, 0x85ebca6b);
-  a ^= a >>> 13;
-  a = Math.imul(a, 0xc2b2ae35);
-  a ^= a >>> 16;
-  b ^= b >>> 16;
-  b = Math.imul(b, 0x7feb352d);
-  b ^= b >>> 15;
-  b = Math.imul(b, 0x846ca68b);
-  b ^= b >>> 16;
-  out[0] = a;
-  out[1] = b;
-}
-
 export class CustomIdIndex {
   /** Requests appended so far; the next ordinal. */
   size = 0;
