@@ -97,12 +97,16 @@ export interface ListBatchesOptions {
  * The account's batches, newest first, one page per request (each retried on
  * its own) as the caller reads: stopping early stops the requests.
  */
-export async function* listBatches(client: ApiClient | ClientOptions, options: ListBatchesOptions = {}): AsyncGenerator<BatchObject> {
-  const api = resolveClient(client);
+export function listBatches(client: ApiClient | ClientOptions, options: ListBatchesOptions = {}): AsyncGenerator<BatchObject> {
   const limit = wholeNumberOption(options.limit, 'limit', Number.MAX_SAFE_INTEGER, 1);
   const pageSize = wholeNumberOption(options.pageSize, 'pageSize', Math.min(MAX_LIST_PAGE, limit), 1, MAX_LIST_PAGE);
   const filter = checkMetadataFilter(options.metadata);
-  const createdAfterMs = options.createdAfterMs;
+  if (options.createdAfterMs !== undefined) wholeNumberOption(options.createdAfterMs, 'createdAfterMs', 0, 0);
+  return listPages(resolveClient(client), { ...options, limit, pageSize, metadata: filter });
+}
+
+async function* listPages(api: ApiClient, options: ListBatchesOptions & { limit: number; pageSize: number; metadata: Record<string, string> }): AsyncGenerator<BatchObject> {
+  const { limit, pageSize, metadata: filter, createdAfterMs } = options;
   let after = options.after;
   let yielded = 0;
   for (;;) {

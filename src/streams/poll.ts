@@ -27,15 +27,13 @@ export const DEFAULT_POLL_CONCURRENCY = 100;
 export function createPoller(options: PollerOptions = {}): Duplex {
   const concurrency = checkConcurrency(options.concurrency, DEFAULT_POLL_CONCURRENCY);
   const client = resolveClient(options.client);
-  let duplex: Duplex | undefined;
-  const normalized = normalizePollOptions({
-    ...options,
-    onProgress: (event: PollProgress) => {
-      options.onProgress?.(event);
-      duplex?.emit('progress', event);
-    },
-  });
-  duplex = createConcurrentMap<PollInput, PollOutput>(
+  const normalized = normalizePollOptions(options);
+  const onProgress = normalized.onProgress;
+  normalized.onProgress = (event: PollProgress) => {
+    onProgress?.(event);
+    duplex.emit('progress', event);
+  };
+  const duplex = createConcurrentMap<PollInput, PollOutput>(
     (item, signal) => {
       if (typeof item === 'string') return pollBatch(client, item, normalized, signal);
       if (item && typeof item === 'object' && 'batchId' in item) return pollShard(client, item, normalized, signal);
