@@ -9,13 +9,12 @@
  * size checked against the file's `bytes` (GET /v1/files/{id}).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, abortMessage, ApiError, type BatchlineError } from '../errors.ts';
+import { AbortError, abortMessage, ApiError, OptionError, type BatchlineError } from '../errors.ts';
 import { retryDelayMs } from '../core/retry-policy.ts';
 import { WholeLines } from '../core/whole-lines.ts';
 import { wholeNumberOption } from '../core/options.ts';
 import { toApiError, type CallTarget } from './api-error.ts';
 import type { ApiClient } from './client.ts';
-import { OptionError } from '../errors.ts';
 
 export interface DownloadOptions {
   /** A body that sends nothing for this long is dropped and read again (default 60 s). */
