@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import OpenAI from 'openai';
 import t from 'tap';
 import type { EmulatorHandle } from '../src/emulator/index.ts';
 import { ApiClient } from '../src/openai/client.ts';
@@ -80,6 +81,41 @@ t.test('a truncated or reset body is read again without a duplicated or cut line
     t.ok(Buffer.concat(chunks.map((c) => c.data)).equals(truth), `${kind} ${JSON.stringify(extra)}: the exact bytes, once`);
     t.ok(chunks.every((c) => c.kind === 'output' && c.batchId === batch.id && c.fileId === batch.output_file_id));
   }
+});
+
+/** Our client behind a front that answers `Range: bytes=N-` with a 206, as a Range-capable server would (the emulator does not). */
+function rangeClient(env: Transport, ranges: string[], misplace = 0): ApiClient {
+  const sdk = new OpenAI({
+    apiKey: KEY,
+    baseURL: `${env.emulator.url}/v1`,
+    fetch: async (url, init) => {
+      const range = new Headers(init?.headers).get('range');
+      const response = await fetch(url, init);
+      const asked = range ? /^bytes=(\d+)-$/.exec(range) : null;
+      if (!asked || response.status !== 200) return response;
+      ranges.push(range as string);
+      const bytes = Buffer.from(await response.arrayBuffer());
+      const start = Number(asked[1]) + misplace;
+      const headers = { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}`, 'content-length': String(bytes.length - start) };
+      return new Response(bytes.subarray(start), { status: 206, headers });
+    },
+  });
+  return new ApiClient({ client: sdk, retry: FAST_RETRY });
+}
+
+t.test('with useRange, a Range-capable server sends only the rest; a wrong range is DOWNLOAD_SIZE_MISMATCH', async (t) => {
+  const env = await transport(t);
+  const batch = await finishedBatch(env, 200);
+  const truth = await storedBytes(env.emulator, batch.output_file_id as string);
+  const ranges: string[] = [];
+  env.emulator.faults.add({ kind: 'truncate', match: { path: CONTENT }, fraction: 0.5 });
+  const chunks = await chunksOf(downloadResults(rangeClient(env, ranges), batch, { useRange: true }));
+  t.ok(Buffer.concat(chunks.map((c) => c.data)).equals(truth), 'the exact bytes, once');
+  t.equal(ranges.length, 1);
+  t.ok(Number(/\d+/.exec(ranges[0])?.[0]) > 0, `resumed with ${ranges[0]}`);
+  env.emulator.faults.add({ kind: 'truncate', match: { path: CONTENT }, fraction: 0.5 });
+  const err = await rejection(chunksOf(downloadResults(rangeClient(env, [], 1), batch, { useRange: true })));
+  t.match(err, { code: 'DOWNLOAD_SIZE_MISMATCH', retryable: false, batchId: batch.id });
 });
 
 t.test('a stalled body is dropped after idleTimeoutMs and read again', async (t) => {
