@@ -3,6 +3,7 @@
  * stable string `code`, plus whatever location is known: the 1-based input
  * `line`, the request's `customId`, the `shard` index and the `batchId`.
  */
+import type { BatchErrorItem, BatchObject } from './types.ts';
 
 export interface ErrorContext {
   line?: number | undefined;
@@ -61,8 +62,48 @@ export class OverflowError extends BatchlineError {}
 /** A result line that cannot be matched to the input. */
 export class JoinError extends BatchlineError {}
 
-/** A batch that ended failed, expired or cancelled where completion was required. */
-export class BatchFailedError extends BatchlineError {}
+export interface BatchFailedContext extends ErrorContext {
+  /** The batch's final status. */
+  status?: string | undefined;
+  /** The API's code for the failure, e.g. `token_limit_exceeded`. */
+  apiCode?: string | undefined;
+  /** The batch's `errors.data`, as the API sent them. */
+  items?: readonly BatchErrorItem[] | undefined;
+  /** The final batch object, for a caller that resubmits its input file. */
+  batch?: BatchObject | undefined;
+}
+
+/** How many of a failed batch's error items its JSON view repeats. */
+const MAX_ITEMS_IN_JSON = 10;
+
+/**
+ * A batch that ended failed (or expired or cancelled where completion was
+ * required): `BATCH_FAILED`, or `TOKEN_LIMIT_EXCEEDED` when the account's
+ * enqueued-token limit refused it (resubmit once other batches finish).
+ */
+export class BatchFailedError extends BatchlineError {
+  declare status?: string;
+  declare apiCode?: string;
+  readonly items: readonly BatchErrorItem[];
+  declare batch?: BatchObject;
+
+  constructor(code: string, message: string, context: BatchFailedContext = {}) {
+    super(code, message, context);
+    this.items = context.items ?? [];
+    if (context.status !== undefined) this.status = context.status;
+    if (context.apiCode !== undefined) this.apiCode = context.apiCode;
+    // Kept off the enumerable keys: an error printed or logged whole should not dump the batch.
+    if (context.batch !== undefined) Object.defineProperty(this, 'batch', { value: context.batch, enumerable: false });
+  }
+
+  override toJSON(): Record<string, unknown> {
+    const out = super.toJSON();
+    if (this.status !== undefined) out.status = this.status;
+    if (this.apiCode !== undefined) out.apiCode = this.apiCode;
+    if (this.items.length > 0) out.items = this.items.slice(0, MAX_ITEMS_IN_JSON);
+    return out;
+  }
+}
 
 /** A file-system failure: `path` names the file or directory, `syscallCode` the system's code (ENOENT, EACCES …). */
 export class IoError extends BatchlineError {

@@ -164,4 +164,6 @@ export interface SubmittedShard extends UploadedShard {
   batchId: string;
   batch: BatchObject;
   adopted: boolean;
+  /** The run id the batch is tagged with. */
+  runId: string;
 }
