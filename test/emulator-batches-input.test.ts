@@ -1,6 +1,6 @@
 import t from 'tap';
-import type { FileStore } from '../src/emulator/contracts.ts';
-import { checkInputFile, InputChecker } from '../src/emulator/input-check.ts';
+import { checkInputFile, InputChecker } from '../src/emulator/batches/input-check.ts';
+import type { FileStore } from '../src/emulator/store/file-store.ts';
 import { chatLine, chatLines, putInput, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
 
 const endpoint = '/v1/chat/completions';

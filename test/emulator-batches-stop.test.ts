@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
-import { EmulatorHttpError } from '../src/emulator/contracts.ts';
-import { chatLine, chatLines, putInput, readLines, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
+import { EmulatorHttpError } from '../src/emulator/http-error.ts';
+import { chatLine, chatLines, putInput, readLines, runToEnd, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
 
 const endpoint = '/v1/chat/completions';
 // A long run on the emulator clock: nothing moves unless the test moves the clock.
@@ -64,11 +64,12 @@ t.test('cancel while validating ends cancelled with every line batch_cancelled',
 });
 
 t.test('cancel of a completed batch is a 409', async (t) => {
-  const { engine, store } = await startEngine({ batchDurationMs: 20 });
+  const fixture = await startEngine();
+  const { engine, store } = fixture;
   t.teardown(() => engine.close());
   const fileId = await putInput(store, chatLines(3));
   const created = await engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
-  await waitForStatus(engine, created.id, TERMINAL);
+  t.equal((await runToEnd(fixture, created.id)).batch.status, 'completed');
   await t.rejects(engine.cancel(created.id), { status: 409, message: "Cannot cancel a batch with status 'completed'." });
   await t.rejects(engine.cancel('batch_unknown'), { status: 404, message: /batch_unknown/ });
 });

@@ -3,12 +3,13 @@
  * and error files it writes when it stops, in shuffled order as the service's
  * files come.
  */
-import { AbortError } from '../errors.ts';
-import type { BatchEndpoint, BatchUsage } from '../types.ts';
-import type { FileStore } from './contracts.ts';
-import { emptyUsage } from './batch-state.ts';
-import { hash32, shuffleInPlace } from '../core/seeded-random.ts';
-import { renderAnswer, renderUnfinished, type RenderContext, type RequestPlan } from './responder.ts';
+import { AbortError } from '../../errors.ts';
+import type { BatchEndpoint, BatchUsage } from '../../types.ts';
+import type { FileStore } from '../store/file-store.ts';
+import { emptyUsage } from './state.ts';
+import { hash32, shuffleInPlace } from '../../core/seeded-random.ts';
+import type { RenderContext, RequestPlan } from '../answers/request-plan.ts';
+import { renderAnswer, renderUnfinished } from '../answers/responder.ts';
 
 /**
  * Prefix sums over the plans in input order. Requests finish in input order,

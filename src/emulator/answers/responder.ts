@@ -4,30 +4,11 @@
  * The same request (same seed, custom_id and body) always gets the same
  * answer, so tests can assert on bodies and on which lines fail.
  */
-import { hash32, hexOf, keyOf } from '../core/seeded-random.ts';
-import type { BatchEndpoint, BatchResultLine } from '../types.ts';
+import { hash32, hexOf, keyOf } from '../../core/seeded-random.ts';
+import type { BatchEndpoint, BatchResultLine } from '../../types.ts';
+import { estimateTokens } from '../../core/tokens.ts';
 import { answerBody } from './answer-bodies.ts';
-
-/** What the engine keeps per request between validation and writing results: small, no request body. */
-export interface RequestPlan {
-  customId: string;
-  line: number;
-  inputTokens: number;
-  outputTokens: number;
-  /** True when this line is answered with a 4xx (the `errorRate` share). */
-  fails: boolean;
-  /** The reply text for text endpoints; null for embeddings and moderations. */
-  reply: string | null;
-  /** How many inputs an embeddings or moderations request carries. */
-  inputCount: number;
-  dimensions: number;
-  base64: boolean;
-}
-
-export interface PlanOptions {
-  seed: number;
-  errorRate: number;
-}
+import type { PlanOptions, RenderContext, RequestPlan } from './request-plan.ts';
 
 const MAX_EMBEDDING_DIMENSIONS = 256;
 const DEFAULT_EMBEDDING_DIMENSIONS = 8;
@@ -35,28 +16,6 @@ const SNIPPET_CHARS = 40;
 const LINE_ID_SALT = 1;
 const REQUEST_ID_SALT = 2;
 const BODY_ID_SALT = 3;
-
-/** A rough token count: about four characters per token, numbers in token arrays count one each. */
-export function estimateTokens(value: unknown): number {
-  let chars = 0;
-  let tokens = 0;
-  const visit = (v: unknown, depth: number): void => {
-    if (depth > 32) return;
-    if (typeof v === 'string') chars += v.length;
-    else if (typeof v === 'number') tokens += 1;
-    else if (Array.isArray(v)) for (const item of v) visit(item, depth + 1);
-    else if (v !== null && typeof v === 'object') {
-      for (const [key, item] of Object.entries(v)) {
-        // Only what a tokenizer would see: text and content, not ids, roles or options.
-        if (key === 'text' || key === 'content' || key === 'input' || key === 'prompt' || key === 'instructions' || key === 'messages') {
-          visit(item, depth + 1);
-        }
-      }
-    }
-  };
-  visit(value, 0);
-  return Math.max(1, tokens + Math.ceil(chars / 4));
-}
 
 /** The part of a request body that the model reads, by endpoint. */
 function promptOf(endpoint: BatchEndpoint, body: Record<string, unknown>): unknown {
@@ -150,15 +109,6 @@ export function planRequest(
     dimensions: Math.min(requested ?? DEFAULT_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_DIMENSIONS),
     base64: body.encoding_format === 'base64',
   };
-}
-
-export interface RenderContext {
-  batchId: string;
-  endpoint: BatchEndpoint;
-  model: string;
-  /** Seconds; the `created` stamp of the fake answer. */
-  created: number;
-  seed: number;
 }
 
 /** One line of the output or error file for a request that was answered. */

@@ -1,41 +1,27 @@
 /**
  * The batch engine behind /v1/batches: create, retrieve, cancel and list with
  * the service's checks and errors. Each batch then runs on its own timeline
- * (batch-lifecycle.ts): its input file is validated as the service does,
+ * (lifecycle.ts): its input file is validated as the service does,
  * requests are answered by the responder, results are written shuffled, and
  * cancel, expiry and the enqueued-token limit end it early.
  */
-import { OptionError } from '../errors.ts';
-import { EmulatorHttpError, type EmulatorClock, type FileStore } from './contracts.ts';
-import { BatchLifecycle } from './batch-lifecycle.ts';
-import { parseCreateParams } from './batch-params.ts';
-import { BatchStateDir, TERMINAL_STATUSES, newBatchId, newBatchObject, type BatchRecord } from './batch-state.ts';
-import type { BatchObject } from '../types.ts';
+import type { BatchObject, ListPage } from '../../types.ts';
+import type { EmulatorClock } from '../clock.ts';
+import { EmulatorHttpError } from '../http-error.ts';
+import { BatchStateDir, type BatchRecord } from '../store/batch-records.ts';
+import type { FileStore } from '../store/file-store.ts';
+import { normalizeEngineSettings, type EngineSettings } from './engine-options.ts';
+import { BatchLifecycle } from './lifecycle.ts';
+import { parseCreateParams } from './params.ts';
+import { TERMINAL_STATUSES, newBatchId, newBatchObject } from './state.ts';
 
+export { DEFAULT_BATCH_DURATION_MS } from './engine-options.ts';
 
-export interface BatchEngineOptions {
+export interface BatchEngineOptions extends EngineSettings {
   store: FileStore;
   clock: EmulatorClock;
   stateDir?: string;
-  /** How long a batch takes from creation to completed, in emulator milliseconds; default 2000. */
-  batchDurationMs?: number;
-  /** Share of requests answered with a 4xx in the error file, 0…1; default 0. */
-  errorRate?: number;
-  /** Enqueued input tokens allowed per model; default unlimited. */
-  tokenLimit?: number;
-  seed?: number;
 }
-
-export interface BatchList {
-  object: 'list';
-  data: BatchObject[];
-  first_id: string | null;
-  last_id: string | null;
-  has_more: boolean;
-}
-
-/** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
-export const DEFAULT_BATCH_DURATION_MS = 2000;
 
 export class BatchEngine {
   private readonly store: FileStore;
@@ -46,24 +32,11 @@ export class BatchEngine {
   private closed = false;
 
   constructor(options: BatchEngineOptions) {
-    const duration = options.batchDurationMs ?? DEFAULT_BATCH_DURATION_MS;
-    if (!Number.isFinite(duration) || duration < 0) throw new OptionError('INVALID_OPTION', `batchDurationMs must be a number ≥ 0, got ${duration}`);
-    const errorRate = options.errorRate ?? 0;
-    if (!(errorRate >= 0 && errorRate <= 1)) throw new OptionError('INVALID_OPTION', `errorRate must be between 0 and 1, got ${errorRate}`);
-    const tokenLimit = options.tokenLimit ?? Number.POSITIVE_INFINITY;
-    if (!(tokenLimit > 0)) throw new OptionError('INVALID_OPTION', `tokenLimit must be a positive number, got ${tokenLimit}`);
+    const settings = normalizeEngineSettings(options);
     this.store = options.store;
     this.clock = options.clock;
     this.state = options.stateDir ? new BatchStateDir(options.stateDir) : null;
-    this.lifecycle = new BatchLifecycle({
-      store: options.store,
-      clock: options.clock,
-      state: this.state,
-      durationMs: duration,
-      errorRate,
-      tokenLimit,
-      seed: (options.seed ?? 1) >>> 0,
-    });
+    this.lifecycle = new BatchLifecycle({ ...settings, store: options.store, clock: options.clock, state: this.state });
   }
 
   /** Restores batches from `stateDir` and resumes those that were still running. */
@@ -134,7 +107,7 @@ export class BatchEngine {
     return this.lifecycle.snapshot(record);
   }
 
-  list(query: { limit?: number; after?: string } = {}): BatchList {
+  list(query: { limit?: number; after?: string } = {}): ListPage<BatchObject> {
     const limit = query.limit ?? 20;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
       throw new EmulatorHttpError(400, `Invalid value for 'limit': ${limit}. It must be an integer from 1 to 100.`, { param: 'limit', code: 'invalid_value' });

@@ -4,11 +4,12 @@
  * problem becomes a `BatchError` item with its 1-based line, and a file with
  * any problem fails the batch.
  */
-import { LineSplitter, isBlank } from '../core/lines.ts';
-import { AbortError, BatchlineError } from '../errors.ts';
-import type { BatchEndpoint, BatchErrorItem } from '../types.ts';
-import type { FileStore } from './contracts.ts';
-import { planRequest, type PlanOptions, type RequestPlan } from './responder.ts';
+import { LineSplitter, isBlank } from '../../core/lines.ts';
+import { AbortError, BatchlineError } from '../../errors.ts';
+import type { BatchEndpoint, BatchErrorItem } from '../../types.ts';
+import { planRequest } from '../answers/responder.ts';
+import type { PlanOptions, RequestPlan } from '../answers/request-plan.ts';
+import type { FileStore } from '../store/file-store.ts';
 
 export const MAX_BATCH_REQUESTS = 50_000;
 export const MAX_BATCH_INPUT_BYTES = 200_000_000;

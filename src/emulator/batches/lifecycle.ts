@@ -7,13 +7,15 @@
  * write partial results. Every status change is saved when a state
  * directory is in use.
  */
-import { BatchlineError } from '../errors.ts';
-import type { EmulatorClock, FileStore } from './contracts.ts';
-import { PlanTotals, writeResultFiles } from './batch-results.ts';
-import { COMPLETION_WINDOW_SECONDS, TERMINAL_STATUSES, type BatchRecord, type BatchStateDir } from './batch-state.ts';
+import { BatchlineError } from '../../errors.ts';
+import type { RequestPlan } from '../answers/request-plan.ts';
+import type { EmulatorClock } from '../clock.ts';
+import type { BatchRecord, BatchStateDir } from '../store/batch-records.ts';
+import type { FileStore } from '../store/file-store.ts';
+import { PlanTotals, writeResultFiles } from './results.ts';
+import { COMPLETION_WINDOW_SECONDS, TERMINAL_STATUSES } from './state.ts';
 import { checkInputFile, type InputCheckResult } from './input-check.ts';
-import type { BatchErrorItem, BatchObject } from '../types.ts';
-import type { RequestPlan } from './responder.ts';
+import type { BatchErrorItem, BatchObject } from '../../types.ts';
 
 export interface LifecycleOptions {
   store: FileStore;

@@ -3,8 +3,8 @@
  * return them (with `usage`), so code that reads real batch results reads
  * these unchanged.
  */
-import { hash32, seededRandom } from '../core/seeded-random.ts';
-import type { RenderContext, RequestPlan } from './responder.ts';
+import { hash32, seededRandom } from '../../core/seeded-random.ts';
+import type { RenderContext, RequestPlan } from './request-plan.ts';
 
 /** `hex` is the answer's own stable id part (chatcmpl-…, resp_…, modr-…). */
 export function answerBody(plan: RequestPlan, ctx: RenderContext, hex: string): Record<string, unknown> {
