@@ -54,7 +54,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       clock,
       limits,
       signal: closing.signal,
-      pollAfterMs: pollAfterMs(engine.batchDurationMs),
+      pollAfterMs: rest.pollAfterMs,
       apiKey: rest.apiKey,
       log,
     }),
@@ -93,11 +93,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   return { url: `http://${host}:${actualPort}`, port: actualPort, clock, batches, faults, files, uploads, close };
 }
 
-/** A tenth of a batch's run, within 50 ms … 2 s: a few polls per batch, none wasted in a tight loop. */
-function pollAfterMs(batchDurationMs: number): number {
-  return Math.min(2000, Math.max(50, Math.round(batchDurationMs / 10)));
-}
-
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
@@ -115,7 +110,7 @@ export { FaultPlan, FAULT_KINDS } from './faults.ts';
 export type { Fault, FaultKind, FaultRule, FaultMatch, InjectedFault, RandomFaults } from './faults.ts';
 export { DEFAULT_LIMITS, type EmulatorOptions, type EmulatorLimits } from './options.ts';
 export { BatchEngine, DEFAULT_BATCH_DURATION_MS, type BatchEngineOptions } from './batches/engine.ts';
-export type { EngineSettings } from './batches/engine-options.ts';
+export type { BatchCreationLimit, EngineSettings } from './batches/engine-options.ts';
 export type { FileStore, EmulatorFileStore, StagedBody, FileMeta } from './store/file-store.ts';
 export { UploadStore, type UploadStoreOptions, type UploadLimits } from './store/upload-store.ts';
 export type {

@@ -27,26 +27,27 @@ export const DEFAULT_LIMITS: EmulatorLimits = {
   maxJsonBytes: 1024 * 1024,
 };
 
-export interface EmulatorOptions {
+/** The batch engine's settings (duration, cancel duration, error rate, token limit, creation limit, seed) plus the server's own. */
+export interface EmulatorOptions extends EngineSettings {
   /** 0 (the default) picks a free port. */
   port?: number;
   /** Only the loopback address: the emulator is never reachable from another machine. */
   host?: '127.0.0.1';
   /** When set, every request needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
-  /** How long a valid batch takes from validating to completed, in emulator milliseconds (default 2000). */
-  batchDurationMs?: number;
-  /** Share of batch lines answered with a 4xx in the error file (default 0). */
-  errorRate?: number;
-  /** Enqueued tokens allowed per model (default unlimited). */
-  tokenLimit?: number;
+  /**
+   * When set, every batch retrieve carries `openai-poll-after-ms: <pollAfterMs>`.
+   * Off by default: whether the live batches endpoint sends it is unverified,
+   * so a client must poll sensibly without it.
+   */
+  pollAfterMs?: number;
   /** Share of requests, 0 … 1, that get a random injected fault (default 0). */
   faultRate?: number;
   /** The fault kinds `faultRate` chooses from (default all). */
   faultKinds?: readonly FaultKind[];
   /** Keep files, uploads and batches here so they survive a restart (default: memory only). */
   stateDir?: string;
-  /** Seeds every random choice: faults, error lines, shuffles. */
+  /** Seeds every random choice: faults, error lines, shuffles, absent file ids sent as "". */
   seed?: number;
   /** Lower the service's size limits, so tests can cross them without sending 512 MB. */
   limits?: Partial<EmulatorLimits>;
@@ -59,7 +60,7 @@ export interface EmulatorOptions {
 /** The options once checked, with their defaults filled in. */
 export interface NormalizedEmulatorOptions extends Omit<EmulatorOptions, 'host' | 'port' | 'limits' | 'clock' | 'seed'> {
   /** What the batch engine is given, already checked. */
-  engine: Required<EngineSettings>;
+  engine: EngineSettings;
   host: '127.0.0.1';
   port: number;
   limits: EmulatorLimits;
@@ -76,10 +77,14 @@ export function normalizeEmulatorOptions(options: EmulatorOptions): NormalizedEm
     throw new OptionError('INVALID_OPTION', 'apiKey must be a non-empty string');
   }
   const seed = wholeNumberOption(options.seed, 'seed', 1, 0, 0xffff_ffff);
-  const engine = normalizeEngineSettings({ ...options, seed });
+  const { batchDurationMs, cancelDurationMs, errorRate, tokenLimit, batchCreationLimit } = options;
+  const engine: EngineSettings = { batchDurationMs, cancelDurationMs, errorRate, tokenLimit, batchCreationLimit, seed };
+  // Checked here too, so a bad engine setting is refused before a state directory is touched.
+  normalizeEngineSettings(engine);
+  if (options.pollAfterMs !== undefined) wholeNumberOption(options.pollAfterMs, 'pollAfterMs', 0, 0);
   return {
     ...options,
-    engine: { batchDurationMs: engine.durationMs, errorRate: engine.errorRate, tokenLimit: engine.tokenLimit, seed },
+    engine,
     host,
     port: wholeNumberOption(options.port, 'port', 0, 0, 65535),
     limits,

@@ -43,8 +43,8 @@ export async function putInput(store: EmulatorFileStore, lines: Array<Record<str
   return (await store.create({ filename: 'input.jsonl', purpose }, chunks())).id;
 }
 
-export async function readLines(store: EmulatorFileStore, fileId: string | null): Promise<BatchResultLine[]> {
-  if (fileId === null) return [];
+export async function readLines(store: EmulatorFileStore, fileId: string | null | undefined): Promise<BatchResultLine[]> {
+  if (!fileId) return [];
   const parts: Buffer[] = [];
   for await (const chunk of store.read(fileId)) parts.push(chunk as Buffer);
   return Buffer.concat(parts)
@@ -74,6 +74,11 @@ export async function waitForStatus(
     if (Date.now() > deadline) throw new Error(`batch ${id} still ${batch.status} after ${timeoutMs} ms (seen ${seen.join(' → ')})`);
     await sleep(5);
   }
+}
+
+/** A result file id the batch does not have: null, or "" as the live service has also sent (the emulator sends both). */
+export function isAbsentFileId(id: string | null | undefined): boolean {
+  return id === null || id === '';
 }
 
 export const TERMINAL: BatchStatus[] = ['completed', 'failed', 'expired', 'cancelled'];

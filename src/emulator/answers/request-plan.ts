@@ -11,10 +11,20 @@ export interface RequestPlan {
   fails: boolean;
   /** The reply text for text endpoints; null for the others. */
   reply: string | null;
-  /** How many inputs an embeddings or moderations request carries. */
+  /** How many inputs an embeddings or moderations request carries; how many images an images request asks for. */
   inputCount: number;
   dimensions: number;
   base64: boolean;
+  /** What an images or videos answer echoes; null for the other endpoints. */
+  media: MediaOptions | null;
+}
+
+/** The few request options a media answer shows, kept as short strings. */
+export interface MediaOptions {
+  size: string;
+  quality: string;
+  seconds: string;
+  outputFormat: string;
 }
 
 export interface PlanOptions {

@@ -6,9 +6,11 @@
  */
 import { hash32, hexOf, keyOf } from '../../core/seeded-random.ts';
 import type { BatchEndpoint, BatchResultLine } from '../../types.ts';
+import { countEmbeddingInputs } from '../../core/embedding-inputs.ts';
 import { estimateTokens } from '../../core/tokens.ts';
 import { answerBody } from './answer-bodies.ts';
-import type { PlanOptions, RenderContext, RequestPlan } from './request-plan.ts';
+import { DEFAULT_MEDIA_OPTIONS, imageOutputTokens } from './media-bodies.ts';
+import type { MediaOptions, PlanOptions, RenderContext, RequestPlan } from './request-plan.ts';
 
 const MAX_EMBEDDING_DIMENSIONS = 256;
 const DEFAULT_EMBEDDING_DIMENSIONS = 8;
@@ -29,6 +31,10 @@ function promptOf(endpoint: BatchEndpoint, body: Record<string, unknown>): unkno
     case '/v1/embeddings':
     case '/v1/moderations':
       return { input: body.input };
+    case '/v1/images/generations':
+    case '/v1/images/edits':
+    case '/v1/videos':
+      return { prompt: body.prompt };
   }
 }
 
@@ -53,13 +59,33 @@ function lastText(value: unknown, depth = 0): string | null {
   return null;
 }
 
-function countInputs(input: unknown): number {
-  if (Array.isArray(input)) {
-    // A flat array of token ids is one input; an array of strings or of token arrays is many.
-    if (input.length > 0 && input.every((item) => typeof item === 'number')) return 1;
-    return Math.max(1, input.length);
+const MAX_IMAGES_PER_REQUEST = 10;
+const MAX_OPTION_CHARS = 32;
+
+/** How many inputs (embeddings, moderations) or images (images endpoints) a request carries. */
+function countOf(endpoint: BatchEndpoint, body: Record<string, unknown>): number {
+  if (endpoint === '/v1/embeddings' || endpoint === '/v1/moderations') return countEmbeddingInputs(body.input);
+  if (endpoint === '/v1/images/generations' || endpoint === '/v1/images/edits') {
+    const n = body.n;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? Math.min(n, MAX_IMAGES_PER_REQUEST) : 1;
   }
   return 1;
+}
+
+/** A short string option of a media request, or its default; copied so the body can be dropped. */
+function shortOption(value: unknown, fallback: string): string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_OPTION_CHARS ? `${value}` : fallback;
+}
+
+function mediaOptions(endpoint: BatchEndpoint, body: Record<string, unknown>): MediaOptions | null {
+  if (endpoint !== '/v1/images/generations' && endpoint !== '/v1/images/edits' && endpoint !== '/v1/videos') return null;
+  const defaults = DEFAULT_MEDIA_OPTIONS;
+  return {
+    size: shortOption(body.size, endpoint === '/v1/videos' ? '720x1280' : defaults.size),
+    quality: shortOption(body.quality, defaults.quality),
+    seconds: shortOption(typeof body.seconds === 'number' ? String(body.seconds) : body.seconds, defaults.seconds),
+    outputFormat: shortOption(body.output_format, defaults.outputFormat),
+  };
 }
 
 function maxOutputTokens(body: Record<string, unknown>): number | null {
@@ -97,6 +123,9 @@ export function planRequest(
       outputTokens = cap;
     }
   }
+  const inputCount = countOf(endpoint, body);
+  const media = mediaOptions(endpoint, body);
+  if (media && endpoint !== '/v1/videos') outputTokens = imageOutputTokens(inputCount, media.quality);
   const requested = typeof body.dimensions === 'number' && Number.isInteger(body.dimensions) && body.dimensions > 0 ? body.dimensions : null;
   return {
     customId,
@@ -105,9 +134,10 @@ export function planRequest(
     outputTokens,
     fails,
     reply,
-    inputCount: endpoint === '/v1/embeddings' || endpoint === '/v1/moderations' ? countInputs((body as { input?: unknown }).input) : 1,
+    inputCount,
     dimensions: Math.min(requested ?? DEFAULT_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_DIMENSIONS),
     base64: body.encoding_format === 'base64',
+    media,
   };
 }
 

@@ -10,12 +10,13 @@ import type { EmulatorClock } from '../clock.ts';
 import { EmulatorHttpError } from '../http-error.ts';
 import { BatchStateDir, type BatchRecord } from '../store/batch-records.ts';
 import type { FileStore } from '../store/file-store.ts';
+import { CreationLimit } from './creation-limit.ts';
 import { normalizeEngineSettings, type EngineSettings } from './engine-options.ts';
 import { BatchLifecycle } from './lifecycle.ts';
 import { parseCreateParams } from './params.ts';
 import { TERMINAL_STATUSES, newBatchId, newBatchObject } from './state.ts';
 
-export { DEFAULT_BATCH_DURATION_MS } from './engine-options.ts';
+export { DEFAULT_BATCH_DURATION_MS, type BatchCreationLimit } from './engine-options.ts';
 
 export interface BatchEngineOptions extends EngineSettings {
   store: FileStore;
@@ -28,6 +29,7 @@ export class BatchEngine {
   private readonly clock: EmulatorClock;
   private readonly state: BatchStateDir | null;
   private readonly lifecycle: BatchLifecycle;
+  private readonly creationLimit: CreationLimit | null;
   private nextSeq = 1;
   private closed = false;
 
@@ -37,6 +39,7 @@ export class BatchEngine {
     this.clock = options.clock;
     this.state = options.stateDir ? new BatchStateDir(options.stateDir) : null;
     this.lifecycle = new BatchLifecycle({ ...settings, store: options.store, clock: options.clock, state: this.state });
+    this.creationLimit = settings.creationLimit ? new CreationLimit(settings.creationLimit, options.clock) : null;
   }
 
   /** Restores batches from `stateDir` and resumes those that were still running. */
@@ -51,6 +54,7 @@ export class BatchEngine {
   async create(params: unknown): Promise<BatchObject> {
     this.assertOpen();
     const parsed = parseCreateParams(params, this.store);
+    const slot = this.creationLimit?.take();
     const nowMs = this.clock.now();
     const batch = newBatchObject(newBatchId(), parsed, Math.floor(nowMs / 1000));
     const record: BatchRecord = {
@@ -64,9 +68,15 @@ export class BatchEngine {
       expiring: false,
       outputExpiresAfterSeconds: parsed.outputExpiresAfterSeconds,
       inputTokens: 0,
+      resultFiles: null,
     };
     // Saved before it is registered: a create whose state write fails leaves no batch behind.
-    await this.lifecycle.persist(record);
+    try {
+      await this.lifecycle.persist(record);
+    } catch (err) {
+      if (slot !== undefined) this.creationLimit?.release(slot);
+      throw err;
+    }
     this.lifecycle.add(record);
     this.lifecycle.startCheck(record);
     return this.lifecycle.snapshot(record);
@@ -76,14 +86,18 @@ export class BatchEngine {
     return this.lifecycle.snapshot(this.get(id));
   }
 
-  /** Moves a batch to `cancelling`; it becomes `cancelled` once its partial results are written. */
+  /**
+   * Moves a batch to `cancelling`; it becomes `cancelled` once its partial
+   * results are written and `cancelDurationMs` has passed. Cancelling it again
+   * meanwhile answers the `cancelling` batch, as the service does.
+   */
   async cancel(id: string): Promise<BatchObject> {
     this.assertOpen();
     const record = this.get(id);
     const { batch } = record;
     if (batch.status === 'cancelling') return this.lifecycle.snapshot(record);
     if (TERMINAL_STATUSES.has(batch.status) || record.expiring) {
-      throw new EmulatorHttpError(409, `Cannot cancel a batch with status '${record.expiring ? 'expired' : batch.status}'.`, { code: 'batch_not_cancellable' });
+      throw new EmulatorHttpError(409, `Cannot cancel a batch with status '${record.expiring ? 'expired' : batch.status}'.`, { code: null });
     }
     this.lifecycle.beginCancel(record);
     const view = this.lifecycle.snapshot(record);
@@ -99,7 +113,7 @@ export class BatchEngine {
     const status = record.batch.status;
     if (!record.expiring) {
       if (status !== 'validating' && status !== 'in_progress') {
-        throw new EmulatorHttpError(409, `Cannot expire a batch with status '${status}'.`, { code: 'batch_not_expirable' });
+        throw new EmulatorHttpError(409, `Cannot expire a batch with status '${status}'.`, { code: null });
       }
       this.lifecycle.beginExpiry(record, this.clock.now());
     }
@@ -137,8 +151,13 @@ export class BatchEngine {
   }
 
   private get(id: string): BatchRecord {
+    // The live API checks an id's prefix before looking it up: a 400, where an unknown id of the right shape is a 404.
+    if (!id.startsWith('batch')) {
+      throw new EmulatorHttpError(400, `Invalid 'batch_id': '${id}'. Expected an ID that begins with 'batch'.`, { param: 'batch_id', code: 'invalid_value' });
+    }
     const record = this.lifecycle.records.get(id);
-    if (!record) throw new EmulatorHttpError(404, `No batch found with id '${id}'.`, { param: 'batch_id', code: 'not_found' });
+    // The live 404 carries neither param nor code.
+    if (!record) throw new EmulatorHttpError(404, `No batch found with id '${id}'.`);
     return record;
   }
 

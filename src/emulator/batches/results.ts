@@ -89,11 +89,10 @@ export async function writeResultFiles(options: WriteResultsOptions): Promise<{ 
     const line = i < done ? renderAnswer(plan, ctx) : renderUnfinished(plan, ctx, unfinishedCode ?? 'batch_expired');
     return JSON.stringify(line);
   };
-  const expiresAt = options.outputExpiresAfterSeconds === null ? null : options.now + options.outputExpiresAfterSeconds;
   const write = async (indices: number[], kind: 'output' | 'error'): Promise<string | null> => {
     if (indices.length === 0) return null;
     const file = await options.store.create(
-      { filename: `${options.batchId}_${kind}.jsonl`, purpose: 'batch_output', expiresAt },
+      { filename: `${options.batchId}_${kind}.jsonl`, purpose: 'batch_output', expiresAfterSeconds: options.outputExpiresAfterSeconds },
       renderChunks(indices, render, options.signal),
     );
     return file.id;

@@ -1,6 +1,5 @@
 /** The Batches API routes: create, retrieve (with `openai-poll-after-ms` when configured), cancel and list. */
 import type { IncomingMessage } from 'node:http';
-import { TERMINAL_BATCH_STATUSES } from '../../types.ts';
 import type { Handler, ServerContext } from './context.ts';
 import { drain, intParam, readJson, type RouteReply } from './reply.ts';
 
@@ -13,9 +12,8 @@ export const cancelBatch: Handler = async (ctx, req, [id]) => {
 
 export async function retrieveBatch(ctx: ServerContext, _req: IncomingMessage, [id]: string[]): Promise<RouteReply> {
   const batch = ctx.batches.retrieve(id);
-  // Tells pollers how soon a change is worth looking for, scaled to the emulator's batch duration.
-  const headers: Record<string, string> =
-    ctx.pollAfterMs !== undefined && !TERMINAL_BATCH_STATUSES.has(batch.status) ? { 'openai-poll-after-ms': String(ctx.pollAfterMs) } : {};
+  // Whether the live batches endpoint sends this header is unverified, so it comes only when asked for, and then always.
+  const headers: Record<string, string> = ctx.pollAfterMs === undefined ? {} : { 'openai-poll-after-ms': String(ctx.pollAfterMs) };
   return { json: batch, headers };
 }
 

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FileObject } from '../../types.ts';
 import { EmulatorHttpError } from '../http-error.ts';
-import { fileNotFound, fileTtlSeconds } from '../store/file-store.ts';
+import { fileNotFound, fileTtlSeconds, isJsonlFileName } from '../store/file-store.ts';
 import { limitBytes } from '../store/limit-bytes.ts';
 import type { Handler, ServerContext } from './context.ts';
 import { readMultipart } from './multipart.ts';
@@ -43,7 +43,7 @@ export async function createFile(ctx: ServerContext, req: IncomingMessage): Prom
       });
     }
     const filename = file.filename || 'upload';
-    if ((purpose === 'batch' || purpose === 'fine-tune') && !filename.toLowerCase().endsWith('.jsonl')) {
+    if ((purpose === 'batch' || purpose === 'fine-tune') && !isJsonlFileName(filename)) {
       throw new EmulatorHttpError(400, `Invalid file format for ${purpose === 'batch' ? 'Batch API' : 'fine-tuning'}. Must be .jsonl`, {
         param: 'file',
         code: 'invalid_file_format',
@@ -54,7 +54,7 @@ export async function createFile(ctx: ServerContext, req: IncomingMessage): Prom
     const created = await ctx.files.commit(file.body, {
       filename,
       purpose,
-      expiresAt: ttl === null ? null : ctx.clock.nowSeconds() + ttl,
+      expiresAfterSeconds: ttl,
     });
     return { json: created };
   } catch (err) {

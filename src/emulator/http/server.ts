@@ -88,11 +88,11 @@ function decodePathPart(part: string): string {
 function checkAuth(apiKey: string | undefined, header: string | undefined): void {
   if (apiKey === undefined) return;
   const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  // As the service answers: no key at all is a 401 with a null code, a wrong key one with `invalid_api_key`.
   if (!match) {
     throw new EmulatorHttpError(
       401,
       "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-      { code: 'invalid_api_key' },
     );
   }
   // Compare digests so neither the length nor the content of the key leaks through timing.

@@ -23,6 +23,11 @@ export interface BatchRecord {
   expiring: boolean;
   outputExpiresAfterSeconds: number | null;
   inputTokens: number;
+  /**
+   * The result files once written. The Batch object shows their ids only when
+   * the batch has ended (completed, cancelled, expired), as the service does.
+   */
+  resultFiles: { output: string | null; error: string | null } | null;
 }
 
 /** Batch records under `<stateDir>/batches`, one JSON file each, replaced atomically. */

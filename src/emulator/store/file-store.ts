@@ -7,6 +7,7 @@
  * (a `purpose` field sent after the file, an md5), leaves nothing behind.
  */
 import { randomBytes } from 'node:crypto';
+import { extname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FileObject } from '../../types.ts';
 import type { EmulatorClock } from '../clock.ts';
@@ -33,8 +34,8 @@ export interface StagedBody {
 export interface FileMeta {
   filename: string;
   purpose: string;
-  /** Seconds since the epoch; null or absent: the file does not expire. */
-  expiresAt?: number | null;
+  /** Seconds from the file's creation to its expiry; null or absent: the file does not expire. */
+  expiresAfterSeconds?: number | null;
 }
 
 /** The FileStore plus the two-step write the server and the Uploads API use. */
@@ -66,6 +67,18 @@ export function fileTtlSeconds(purpose: string, expiresAfter: unknown): number |
   return seconds;
 }
 
+/**
+ * Whether a file of purpose `batch` or `fine-tune` may have this name: one
+ * ending in `.jsonl`, or one with no extension at all — what SDKs send for
+ * raw bytes (`upload` from the Python SDK, `unknown_file` from the Node SDK),
+ * which the live API accepts (its content is checked when a batch is created).
+ * An explicit other extension (`.csv`, `.txt`) is refused.
+ */
+export function isJsonlFileName(filename: string): boolean {
+  const extension = extname(filename).toLowerCase();
+  return extension === '' || extension === '.jsonl';
+}
+
 /** A prefix plus 24 random hex digits, like the service's opaque ids. */
 export function newId(prefix: string): string {
   return `${prefix}${randomBytes(12).toString('hex')}`;
@@ -82,7 +95,8 @@ export function fileObject(id: string, bytes: number, meta: FileMeta, createdAt:
     object: 'file',
     bytes,
     created_at: createdAt,
-    expires_at: meta.expiresAt ?? null,
+    // Counted from the file's own created_at, so the two never straddle a second boundary apart.
+    expires_at: meta.expiresAfterSeconds === null || meta.expiresAfterSeconds === undefined ? null : createdAt + meta.expiresAfterSeconds,
     filename: meta.filename,
     purpose: meta.purpose,
     status: 'processed',

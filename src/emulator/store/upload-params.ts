@@ -1,6 +1,6 @@
 /** The parameters of POST /v1/uploads, checked as the service checks them: every problem a 400 naming its param. */
 import { EmulatorHttpError } from '../http-error.ts';
-import { fileTtlSeconds } from './file-store.ts';
+import { fileTtlSeconds, isJsonlFileName } from './file-store.ts';
 
 export const UPLOAD_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision'] as const;
 const JSONL_MIME_TYPES = ['text/jsonl', 'application/jsonl', 'application/x-ndjson', 'application/json', 'text/plain'];
@@ -33,7 +33,7 @@ export function parseUploadParams(params: unknown, maxUploadBytes: number): Uplo
   }
   if (typeof mimeType !== 'string' || mimeType === '') throw badRequest("Missing required parameter: 'mime_type'.", 'mime_type');
   if (purpose === 'batch' || purpose === 'fine-tune') {
-    if (!filename.toLowerCase().endsWith('.jsonl')) {
+    if (!isJsonlFileName(filename)) {
       throw badRequest(`Invalid file format for ${purpose}: ${JSON.stringify(filename)}. Only .jsonl files are supported.`, 'filename', 'invalid_file_format');
     }
     if (!JSONL_MIME_TYPES.includes(mimeType.toLowerCase())) {

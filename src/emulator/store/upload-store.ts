@@ -175,7 +175,7 @@ export class UploadStore {
         {
           filename: record.upload.filename,
           purpose: record.upload.purpose,
-          expiresAt: record.fileTtlSeconds === null ? null : this.clock.nowSeconds() + record.fileTtlSeconds,
+          expiresAfterSeconds: record.fileTtlSeconds,
         },
         this.assemble(chosen, md5),
       );
@@ -214,7 +214,8 @@ export class UploadStore {
 
   private record(id: string): UploadRecord {
     const record = this.uploads.get(id);
-    if (!record) throw new EmulatorHttpError(404, `No such Upload object: ${id}`, { param: 'upload_id' });
+    // A 404 with neither param nor code, as the service's 404s for batches come (its Uploads 404 is not recorded).
+    if (!record) throw new EmulatorHttpError(404, `No such Upload object: ${id}`);
     return record;
   }
 
