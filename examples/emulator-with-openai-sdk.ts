@@ -2,7 +2,7 @@
 // create a batch, wait for it, read the output.
 // usage: node examples/emulator-with-openai-sdk.ts
 import OpenAI, { toFile } from 'openai';
-import { startEmulator } from 'batchline';
+import { startEmulator } from 'batchline/emulator';
 
 const emulator = await startEmulator({ batchDurationMs: 200 });
 try {

@@ -27,5 +27,5 @@ export {
   type FaultMatch,
   type InjectedFault,
 } from './emulator/index.ts';
-export { BatchEngine, type BatchEngineOptions, type BatchList } from './emulator/batches.ts';
+export { BatchEngine, type BatchEngineOptions } from './emulator/batches/engine.ts';
 export { main as runCli } from './cli/main.ts';

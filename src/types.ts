@@ -1,11 +1,15 @@
 /** Shapes shared by the stages, the pipeline and the CLI. */
 
+/** The endpoints a batch may target (spec v2.3.0). */
 export const SUPPORTED_ENDPOINTS = [
   '/v1/responses',
   '/v1/chat/completions',
   '/v1/embeddings',
   '/v1/completions',
   '/v1/moderations',
+  '/v1/images/generations',
+  '/v1/images/edits',
+  '/v1/videos',
 ] as const;
 
 export type BatchEndpoint = (typeof SUPPORTED_ENDPOINTS)[number];

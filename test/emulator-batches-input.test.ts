@@ -1,7 +1,7 @@
 import t from 'tap';
-import type { FileStore } from '../src/emulator/contracts.ts';
-import { checkInputFile, InputChecker } from '../src/emulator/input-check.ts';
-import { chatLine, chatLines, putInput, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
+import { checkInputFile, InputChecker } from '../src/emulator/batches/input-check.ts';
+import type { FileStore } from '../src/emulator/store/file-store.ts';
+import { chatLine, chatLines, isAbsentFileId, putInput, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
 
 const endpoint = '/v1/chat/completions';
 
@@ -32,7 +32,7 @@ t.test('each malformed line fails the batch with its code and 1-based line', asy
     t.equal(batch.errors!.data.length, 1, `${name}: one error`);
     t.equal(typeof batch.errors!.data[0].message, 'string');
     t.same(batch.request_counts, { total: 0, completed: 0, failed: 0 });
-    t.equal(batch.output_file_id, null);
+    t.ok(isAbsentFileId(batch.output_file_id) && isAbsentFileId(batch.error_file_id), `${name}: no result files`);
   }
 });
 

@@ -1,8 +1,10 @@
 import t from 'tap';
 import { hash32, seededRandom, shuffleInPlace, stableHex } from '../src/core/seeded-random.ts';
-import { estimateTokens, planRequest, renderAnswer, renderUnfinished, type RenderContext } from '../src/emulator/responder.ts';
+import { estimateTokens } from '../src/core/tokens.ts';
+import type { RenderContext } from '../src/emulator/answers/request-plan.ts';
+import { planRequest, renderAnswer, renderUnfinished } from '../src/emulator/answers/responder.ts';
 import { BatchEngine } from '../src/index.ts';
-import { chatLine, putInput, readLines, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
+import { chatLine, putInput, readLines, runToEnd, startEngine } from './helpers/batch-fixtures.ts';
 
 const ctx = (endpoint: RenderContext['endpoint']): RenderContext => ({ batchId: 'batch_x', endpoint, model: 'm', created: 1_700_000_000, seed: 1 });
 
@@ -53,12 +55,13 @@ t.test('embeddings honour dimensions and base64 encoding', async (t) => {
 });
 
 t.test('output_expires_after sets the expiry of the result files', async (t) => {
-  const { engine, store } = await startEngine({ batchDurationMs: 20 });
+  const fixture = await startEngine();
+  const { engine, store } = fixture;
   t.teardown(() => engine.close());
   t.ok(engine instanceof BatchEngine, 'exported from the package');
   const fileId = await putInput(store, [chatLine('a')]);
   const created = await engine.create({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', output_expires_after: { anchor: 'created_at', seconds: 7200 } });
-  const { batch } = await waitForStatus(engine, created.id, TERMINAL);
+  const { batch } = await runToEnd(fixture, created.id);
   const file = store.get(batch.output_file_id!)!;
   t.equal(file.expires_at, file.created_at + 7200);
   t.equal((await readLines(store, batch.output_file_id)).length, 1);

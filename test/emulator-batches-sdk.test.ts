@@ -1,13 +1,9 @@
 import OpenAI from 'openai';
 import t from 'tap';
-import { pollWhile, batchEmulator, fileLines, pollUntilDone, request, uploadJsonl } from './helpers/batch-sdk.ts';
+import { pollWhile, batchEmulator, fileLines, pollUntilDone, request, runToEnd, uploadJsonl } from './helpers/batch-sdk.ts';
 
 const chat = '/v1/chat/completions';
 const chatRequest = (id: string, model = 'gpt-4o-mini') => request(chat, id, { model, messages: [{ role: 'user', content: `question ${id}` }] });
-/** The input check is done once the batch knows how many requests it holds. */
-async function inputChecked(client: OpenAI, id: string): Promise<void> {
-  while ((await client.batches.retrieve(id)).request_counts?.total === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-}
 const ids = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
 
 t.test('the notebook flow through the official SDK: upload, create, poll, list, cancel, read results', async (t) => {
@@ -84,7 +80,7 @@ t.test('the notebook flow through the official SDK: upload, create, poll, list, 
 });
 
 t.test('API errors reach the SDK with the service status, type and param', async (t) => {
-  const { client } = await batchEmulator(t, { batchDurationMs: 20 });
+  const { client, emulator } = await batchEmulator(t);
   const fileId = await uploadJsonl(client, [chatRequest('x')]);
   const badCreate = await client.batches
     .create({ input_file_id: fileId, endpoint: chat, completion_window: '48h' as '24h' })
@@ -98,7 +94,7 @@ t.test('API errors reach the SDK with the service status, type and param', async
   const missing = await client.batches.retrieve('batch_does_not_exist').catch((err: unknown) => err);
   t.ok(missing instanceof OpenAI.NotFoundError);
   const done = await client.batches.create({ input_file_id: fileId, endpoint: chat, completion_window: '24h' });
-  await pollUntilDone(client, done.id);
+  await runToEnd(emulator, client, done.id);
   const conflict = await client.batches.cancel(done.id).catch((err: unknown) => err);
   t.ok(conflict instanceof OpenAI.ConflictError, 'cancelling a completed batch is a 409');
   const badLimit = await client.batches.list({ limit: 101 }).catch((err: unknown) => err);
@@ -106,7 +102,7 @@ t.test('API errors reach the SDK with the service status, type and param', async
 });
 
 t.test('each endpoint answers with its own response shape and usage', async (t) => {
-  const { client } = await batchEmulator(t, { batchDurationMs: 50 });
+  const { client, emulator } = await batchEmulator(t);
   const cases: Array<[string, Record<string, unknown>, (body: any) => void]> = [
     [chat, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hi' }], max_completion_tokens: 5 }, (body) => {
       t.match(body, { object: 'chat.completion', model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: String }, finish_reason: 'stop' }] });
@@ -138,7 +134,7 @@ t.test('each endpoint answers with its own response shape and usage', async (t) 
   for (const [endpoint, body, check] of cases) {
     const fileId = await uploadJsonl(client, [request(endpoint, 'only', body)]);
     const created = await client.batches.create({ input_file_id: fileId, endpoint: endpoint as typeof chat, completion_window: '24h' });
-    const { batch } = await pollUntilDone(client, created.id);
+    const { batch } = await runToEnd(emulator, client, created.id);
     t.equal(batch.status, 'completed', `${endpoint} completed`);
     t.equal(batch.model, body.model);
     const [line] = await fileLines(client, batch.output_file_id);
@@ -150,12 +146,12 @@ t.test('each endpoint answers with its own response shape and usage', async (t) 
 });
 
 t.test('answers are deterministic: the same request gets the same body in another batch', async (t) => {
-  const { client } = await batchEmulator(t, { batchDurationMs: 30 });
+  const { client, emulator } = await batchEmulator(t);
   const fileId = await uploadJsonl(client, [request('/v1/embeddings', 'same', { model: 'e', input: 'hello' })]);
   const bodies = [];
   for (let i = 0; i < 2; i++) {
     const created = await client.batches.create({ input_file_id: fileId, endpoint: '/v1/embeddings', completion_window: '24h' });
-    const { batch } = await pollUntilDone(client, created.id);
+    const { batch } = await runToEnd(emulator, client, created.id);
     bodies.push((await fileLines(client, batch.output_file_id))[0].response?.body);
   }
   t.same(bodies[0], bodies[1]);
@@ -166,10 +162,9 @@ t.test('expiry, forced by a test or by emulator time, keeps partial results', as
   const fileId = await uploadJsonl(client, ids(20, 'x').map((id) => chatRequest(id)));
   const forced = await client.batches.create({ input_file_id: fileId, endpoint: chat, completion_window: '24h' });
   const timed = await client.batches.create({ input_file_id: fileId, endpoint: chat, completion_window: '24h' });
-  await inputChecked(client, forced.id);
-  await inputChecked(client, timed.id);
-  emulator.clock.advance(500_000); // both about half done
-  t.equal((await client.batches.retrieve(forced.id)).status, 'in_progress');
+  emulator.clock.advance(500_000); // both about half done once their input is checked
+  t.equal((await pollWhile(client, forced.id, 'validating', [])).status, 'in_progress');
+  t.equal((await pollWhile(client, timed.id, 'validating', [])).status, 'in_progress');
   await emulator.batches.expire(forced.id);
   const expired = await client.batches.retrieve(forced.id);
   t.equal(expired.status, 'expired');
@@ -184,10 +179,10 @@ t.test('expiry, forced by a test or by emulator time, keeps partial results', as
 });
 
 t.test('the token limit fails a batch over it with token_limit_exceeded and no line', async (t) => {
-  const { client } = await batchEmulator(t, { tokenLimit: 10 });
+  const { client, emulator } = await batchEmulator(t, { tokenLimit: 10 });
   const fileId = await uploadJsonl(client, [request(chat, 'big', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(400) }] })]);
   const created = await client.batches.create({ input_file_id: fileId, endpoint: chat, completion_window: '24h' });
-  const { batch } = await pollUntilDone(client, created.id);
+  const { batch } = await runToEnd(emulator, client, created.id);
   t.equal(batch.status, 'failed');
   t.match(batch.errors?.data, [{ code: 'token_limit_exceeded', line: null }]);
 });
@@ -197,12 +192,13 @@ t.test('with stateDir batches survive an emulator restart, results included', as
   const { tmpdir } = await import('node:os');
   const stateDir = await mkdtemp(`${tmpdir()}/batchline-batches-sdk-`);
   t.teardown(() => rm(stateDir, { recursive: true, force: true }));
-  const first = await batchEmulator(t, { stateDir, batchDurationMs: 300 });
+  const first = await batchEmulator(t, { stateDir });
   const fileId = await uploadJsonl(first.client, ids(10, 'p').map((id) => chatRequest(id)));
   const created = await first.client.batches.create({ input_file_id: fileId, endpoint: chat, completion_window: '24h', metadata: { keep: 'yes' } });
   await first.emulator.close();
-  const second = await batchEmulator(t, { stateDir, batchDurationMs: 300 });
-  const { batch } = await pollUntilDone(second.client, created.id);
+  // The same clock: emulator time runs on across the restart, as the service's does.
+  const second = await batchEmulator(t, { stateDir, clock: first.emulator.clock });
+  const { batch } = await runToEnd(second.emulator, second.client, created.id);
   t.equal(batch.status, 'completed');
   t.same(batch.metadata, { keep: 'yes' });
   t.equal((await fileLines(second.client, batch.output_file_id)).length, 10);

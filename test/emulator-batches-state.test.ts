@@ -1,30 +1,32 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { EmulatorClock } from '../src/emulator/contracts.ts';
-import { BatchEngine } from '../src/emulator/batches.ts';
+import { BatchEngine } from '../src/emulator/batches/engine.ts';
+import { EmulatorClock } from '../src/emulator/clock.ts';
 import { tempDir } from './helpers/temp.ts';
-import { chatLines, putInput, readLines, sleep, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
+import { chatLines, isAbsentFileId, LONG_RUN_MS, putInput, readLines, runToEnd, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
 
 const endpoint = '/v1/chat/completions';
 
 t.test('with stateDir a batch that was running when the engine stopped finishes after a restart', async (t) => {
   const stateDir = await tempDir(t);
-  const first = await startEngine({ stateDir, batchDurationMs: 400 });
+  const first = await startEngine({ stateDir });
   const fileId = await putInput(first.store, chatLines(30));
   const done = await first.engine.create({ input_file_id: fileId, endpoint, completion_window: '24h', metadata: { run: 'done' } });
-  await waitForStatus(first.engine, done.id, TERMINAL);
+  await runToEnd(first, done.id);
   const running = await first.engine.create({ input_file_id: fileId, endpoint, completion_window: '24h', metadata: { run: 'running' } });
-  await waitForStatus(first.engine, running.id, ['in_progress', 'finalizing', 'completed']);
+  first.clock.advance(LONG_RUN_MS / 2);
+  const halfway = await waitForStatus(first.engine, running.id, ['in_progress']);
+  t.ok(halfway.batch.request_counts.completed > 0, 'it had begun answering when the engine stopped');
   await first.engine.close();
   const before = first.engine.retrieve(done.id);
   t.same((await readdir(path.join(stateDir, 'batches'))).sort(), [`${done.id}.json`, `${running.id}.json`].sort(), 'one record per batch, no temp files');
 
-  await sleep(50);
-  const second = await startEngine({ stateDir, batchDurationMs: 400 });
+  // The restarted engine shares the clock (its time went on while it was down) but not the file store's memory.
+  const second = await startEngine({ stateDir }, { clock: first.clock });
   t.same(second.engine.retrieve(done.id), before, 'a finished batch comes back exactly as it was');
   t.same(second.engine.list().data.map((b) => b.id), [running.id, done.id], 'still newest first');
-  const { batch } = await waitForStatus(second.engine, running.id, TERMINAL);
+  const { batch } = await runToEnd(second, running.id);
   t.equal(batch.status, 'completed');
   t.same(batch.request_counts, { total: 30, completed: 30, failed: 0 });
   const ids = (await readLines(second.store, batch.output_file_id)).map((line) => line.custom_id);
@@ -38,14 +40,14 @@ t.test('with stateDir a batch that was running when the engine stopped finishes 
 
 t.test('a cancel saved before a stop completes after the restart', async (t) => {
   const stateDir = await tempDir(t);
-  const first = await startEngine({ stateDir, batchDurationMs: 1_000_000 });
+  const first = await startEngine({ stateDir });
   const fileId = await putInput(first.store, chatLines(10));
   const created = await first.engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
   await first.engine.cancel(created.id);
   await first.engine.close();
-  const second = await startEngine({ stateDir, batchDurationMs: 1_000_000 });
+  const second = await startEngine({ stateDir });
   t.equal(second.engine.retrieve(created.id).status, 'cancelling');
-  second.clock.advance(100_000);
+  second.clock.advance(LONG_RUN_MS); // past the cancel's duration
   const { batch } = await waitForStatus(second.engine, created.id, TERMINAL);
   t.equal(batch.status, 'cancelled');
   t.equal((await readLines(second.store, batch.error_file_id)).filter((l) => l.error?.code === 'batch_cancelled').length, 10);
@@ -57,7 +59,7 @@ t.test('restoring ignores an unfinished temp write and refuses a corrupt record 
   const first = await startEngine({ stateDir });
   const fileId = await putInput(first.store, chatLines(2));
   const created = await first.engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
-  await waitForStatus(first.engine, created.id, TERMINAL);
+  await runToEnd(first, created.id);
   await first.engine.close();
   const dir = path.join(stateDir, 'batches');
   await writeFile(path.join(dir, `${created.id}.json.123.abcd.tmp`), '{"half');
@@ -87,15 +89,16 @@ t.test('a result file the store cannot write fails the batch with a reason, and 
     delete: (id: string) => store.delete(id),
     list: () => store.list(),
   };
-  const engine = new BatchEngine({ store: flakyStore, clock, batchDurationMs: 20 });
+  const engine = new BatchEngine({ store: flakyStore, clock, batchDurationMs: LONG_RUN_MS });
   t.teardown(() => engine.close());
   const fileId = await putInput(store, chatLines(3));
   const failed = await engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
-  const { batch } = await waitForStatus(engine, failed.id, TERMINAL);
-  t.match(batch, { status: 'failed', output_file_id: null, errors: { data: [{ code: 'internal_error', message: /disk full/ }] } });
+  const { batch } = await runToEnd({ engine, clock }, failed.id);
+  t.match(batch, { status: 'failed', errors: { data: [{ code: 'internal_error', message: /disk full/ }] } });
+  t.ok(isAbsentFileId(batch.output_file_id), 'no output file');
   refuse = false;
   const next = await engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
-  t.equal((await waitForStatus(engine, next.id, TERMINAL)).batch.status, 'completed');
+  t.equal((await runToEnd({ engine, clock }, next.id)).batch.status, 'completed');
 });
 
 t.test('a state directory that cannot be written makes create fail loudly', async (t) => {

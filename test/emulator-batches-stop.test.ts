@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
-import { EmulatorHttpError } from '../src/emulator/contracts.ts';
-import { chatLine, chatLines, putInput, readLines, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
+import { EmulatorHttpError } from '../src/emulator/http-error.ts';
+import { chatLine, chatLines, isAbsentFileId, putInput, readLines, runToEnd, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
 
 const endpoint = '/v1/chat/completions';
 // A long run on the emulator clock: nothing moves unless the test moves the clock.
@@ -12,8 +12,8 @@ function answeredOnce(t: Test, ids: string[], count: number): void {
   t.equal(new Set(ids).size, count, 'no custom_id twice');
 }
 
-t.test('cancel mid-run: cancelling then cancelled, done lines kept, the rest batch_cancelled', async (t) => {
-  const { engine, store, clock } = await startEngine({ batchDurationMs: LONG });
+t.test('cancel mid-run: cancelling for cancelDurationMs, then cancelled, done lines kept, the rest batch_cancelled', async (t) => {
+  const { engine, store, clock } = await startEngine({ batchDurationMs: LONG, cancelDurationMs: 300_000 });
   t.teardown(() => engine.close());
   const fileId = await putInput(store, chatLines(100));
   const created = await engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
@@ -27,7 +27,11 @@ t.test('cancel mid-run: cancelling then cancelled, done lines kept, the rest bat
   const done = cancelling.request_counts.completed;
   t.ok(done >= 24 && done <= 26, `about a quarter done: ${done}`);
   t.equal((await engine.cancel(created.id)).status, 'cancelling', 'cancelling again is harmless');
-  clock.advance(100_000);
+  clock.advance(299_000);
+  const still = await engine.cancel(created.id);
+  t.equal(still.status, 'cancelling', 'a cancel retried within cancelDurationMs meets cancelling');
+  t.equal(still.output_file_id, null, 'no result file shows before the batch has ended');
+  clock.advance(1_000);
   const { batch } = await waitForStatus(engine, created.id, TERMINAL);
   t.equal(batch.status, 'cancelled');
   t.ok(batch.cancelled_at! >= batch.cancelling_at!);
@@ -42,7 +46,7 @@ t.test('cancel mid-run: cancelling then cancelled, done lines kept, the rest bat
     t.fail('cancelling a cancelled batch must fail');
   } catch (err) {
     t.ok(err instanceof EmulatorHttpError);
-    t.match(err, { status: 409, message: /cancelled/ });
+    t.match(err, { status: 409, message: /cancelled/, code: null, param: null });
   }
 });
 
@@ -52,23 +56,24 @@ t.test('cancel while validating ends cancelled with every line batch_cancelled',
   const fileId = await putInput(store, chatLines(10));
   const created = await engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
   t.equal((await engine.cancel(created.id)).status, 'cancelling');
-  // A cancel settles a tenth of the duration after it was asked: move the clock rather than wait.
-  clock.advance(100_000);
+  // A cancel settles cancelDurationMs (by default half the batch duration) after it was asked: move the clock rather than wait.
+  clock.advance(LONG / 2);
   const { batch } = await waitForStatus(engine, created.id, TERMINAL);
   t.equal(batch.status, 'cancelled');
   t.equal(batch.in_progress_at, null, 'it never ran');
   t.same(batch.request_counts, { total: 10, completed: 0, failed: 10 });
-  t.equal(batch.output_file_id, null);
+  t.ok(isAbsentFileId(batch.output_file_id));
   const errors = await readLines(store, batch.error_file_id);
   t.ok(errors.length === 10 && errors.every((line) => line.error?.code === 'batch_cancelled'));
 });
 
 t.test('cancel of a completed batch is a 409', async (t) => {
-  const { engine, store } = await startEngine({ batchDurationMs: 20 });
+  const fixture = await startEngine();
+  const { engine, store } = fixture;
   t.teardown(() => engine.close());
   const fileId = await putInput(store, chatLines(3));
   const created = await engine.create({ input_file_id: fileId, endpoint, completion_window: '24h' });
-  await waitForStatus(engine, created.id, TERMINAL);
+  t.equal((await runToEnd(fixture, created.id)).batch.status, 'completed');
   await t.rejects(engine.cancel(created.id), { status: 409, message: "Cannot cancel a batch with status 'completed'." });
   await t.rejects(engine.cancel('batch_unknown'), { status: 404, message: /batch_unknown/ });
 });

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
-import { EmulatorHttpError } from '../src/emulator/contracts.ts';
+import { EmulatorHttpError } from '../src/emulator/http-error.ts';
 import type { BatchStatus } from '../src/types.ts';
-import { chatLine, chatLines, putInput, readLines, startEngine, waitForStatus, TERMINAL, type EngineFixture } from './helpers/batch-fixtures.ts';
+import { chatLine, chatLines, isAbsentFileId, putInput, readLines, runToEnd, startEngine, waitForStatus, TERMINAL, type EngineFixture } from './helpers/batch-fixtures.ts';
 
 async function fixture(t: Test, options: Parameters<typeof startEngine>[0] = {}): Promise<EngineFixture> {
   const f = await startEngine(options);
@@ -71,7 +71,7 @@ t.test('a new batch has the Batch object shape with every timestamp present', as
     request_counts: { total: 0, completed: 0, failed: 0 },
   });
   t.equal(batch.expires_at, batch.created_at + 86_400);
-  await rejectsWith(t, () => engine.retrieve('batch_nope'), 404, 'batch_id', 'unknown id');
+  await rejectsWith(t, () => engine.retrieve('batch_nope'), 404, null, 'unknown id');
 });
 
 t.test('a valid batch runs validating → in_progress → finalizing → completed and answers every line once, shuffled', async (t) => {
@@ -92,7 +92,7 @@ t.test('a valid batch runs validating → in_progress → finalizing → complet
   t.equal(batch.status, 'completed');
   t.equal(batch.model, 'gpt-4o-mini');
   t.same(batch.request_counts, { total: count, completed: count, failed: 0 });
-  t.equal(batch.error_file_id, null, 'no error file when nothing failed');
+  t.ok(isAbsentFileId(batch.error_file_id), 'no error file when nothing failed');
   t.ok(batch.in_progress_at! >= batch.created_at && batch.finalizing_at! >= batch.in_progress_at! && batch.completed_at! >= batch.finalizing_at!);
   t.ok(batch.usage.input_tokens > 0 && batch.usage.output_tokens > 0);
   t.equal(batch.usage.total_tokens, batch.usage.input_tokens + batch.usage.output_tokens);
@@ -141,11 +141,12 @@ t.test('request_counts fill as the run goes', async (t) => {
 
 t.test('errorRate answers a deterministic share of lines with a 4xx in the error file', async (t) => {
   const run = async (seed: number) => {
-    const { engine, store } = await startEngine({ errorRate: 0.3, seed });
+    const fixture = await startEngine({ errorRate: 0.3, seed });
+    const { engine, store } = fixture;
     try {
       const fileId = await putInput(store, chatLines(200));
       const created = await engine.create({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' });
-      const { batch } = await waitForStatus(engine, created.id, TERMINAL);
+      const { batch } = await runToEnd(fixture, created.id);
       return { batch, output: await readLines(store, batch.output_file_id), errors: await readLines(store, batch.error_file_id) };
     } finally {
       await engine.close();
@@ -168,12 +169,13 @@ t.test('errorRate answers a deterministic share of lines with a 4xx in the error
 });
 
 t.test('a batch whose every line fails ends completed with no output file', async (t) => {
-  const { engine, store } = await fixture(t, { errorRate: 1 });
-  const fileId = await putInput(store, chatLines(5));
-  const created = await engine.create({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' });
-  const { batch } = await waitForStatus(engine, created.id, TERMINAL);
+  const f = await fixture(t, { errorRate: 1 });
+  const fileId = await putInput(f.store, chatLines(5));
+  const created = await f.engine.create({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' });
+  const { batch } = await runToEnd(f, created.id);
+  const store = f.store;
   t.equal(batch.status, 'completed');
-  t.equal(batch.output_file_id, null);
+  t.ok(isAbsentFileId(batch.output_file_id));
   t.equal((await readLines(store, batch.error_file_id)).length, 5);
   t.same(batch.request_counts, { total: 5, completed: 0, failed: 5 });
   t.equal(batch.usage.total_tokens, 0, 'rejected requests are not billed');

@@ -8,6 +8,17 @@ import { chatLines, emulatorWithClient, rejection, tempDir, TEST_KEY } from './h
 
 const jsonl = async (name = 'in.jsonl', ids = ['a', 'b']) => toFile(Buffer.from(chatLines(ids)), name);
 
+/** Reads a body until it ends or fails: how many bytes came, and the error if it failed. */
+async function readUntilError(body: AsyncIterable<Buffer>): Promise<{ received: number; error: any }> {
+  let received = 0;
+  try {
+    for await (const chunk of body) received += chunk.length;
+  } catch (error) {
+    return { received, error };
+  }
+  return { received, error: null };
+}
+
 t.test('429 carries Retry-After and retry-after-ms, and the SDK waits that long before its retry', async (t) => {
   const { client, emulator } = await emulatorWithClient(t);
   emulator.faults.add({ match: { method: 'GET', path: '/v1/files' }, kind: '429', retryAfterSeconds: 0.4 });
@@ -99,12 +110,13 @@ t.test('a truncated download announces the full length, sends less, and the clie
   emulator.faults.add({ match: { path: contentPath }, kind: 'truncate', fraction: 0.3 });
   const raw = await request(`${emulator.url}/v1/files/${file.id}/content`);
   t.equal(raw.headers['content-length'], String(Buffer.byteLength(text)));
-  const rawErr = await rejection(raw.body.text());
-  t.ok(rawErr, `undici rejects the short body: ${rawErr.message}`);
+  const cut = await readUntilError(raw.body);
+  t.equal(cut.received, Math.floor(Buffer.byteLength(text) * 0.3), 'the body stops where the fault cut it');
+  t.match(cut.error, { code: 'UND_ERR_SOCKET' }, 'undici reports the short body as an error, not an end');
 
   emulator.faults.add({ match: { path: contentPath }, kind: 'truncate' });
   const response = await client.files.content(file.id);
-  t.ok(await rejection(response.text()), 'the SDK response body rejects too');
+  t.match(await rejection(response.text()), { message: 'terminated', cause: { code: 'UND_ERR_SOCKET' } }, 'the SDK response body rejects too');
 
   t.equal(await (await client.files.content(file.id)).text(), text, 'the next download is whole');
 });
@@ -115,7 +127,13 @@ t.test('a reset in the middle of a download is an error, not a short success', a
   const file = await client.files.create({ file: await toFile(Buffer.from(text), 'd.jsonl'), purpose: 'batch' });
   emulator.faults.add({ match: { path: /\/content$/ }, kind: 'reset-response' });
   const err = await rejection((async () => (await client.files.content(file.id)).text())());
-  t.ok(err, `the download failed: ${err.message}`);
+  t.match(err, { message: 'terminated', cause: { code: 'ECONNRESET' } }, 'the SDK reports the reset');
+
+  emulator.faults.add({ match: { path: /\/content$/ }, kind: 'reset-response' });
+  const raw = await request(`${emulator.url}/v1/files/${file.id}/content`);
+  const cut = await readUntilError(raw.body);
+  t.match(cut.error, { code: 'ECONNRESET' });
+  t.ok(cut.received < Buffer.byteLength(text), `fewer bytes than announced arrived (${cut.received} of ${raw.headers['content-length']})`);
 });
 
 t.test('a slow reply dribbles the body but delivers every byte', async (t) => {

@@ -46,7 +46,7 @@ t.test('rejects each broken rule with its code and line', async (t) => {
     ['INVALID_CUSTOM_ID', chat(42)],
     ['INVALID_CUSTOM_ID', chat('')],
     ['INVALID_METHOD', chat('x', { method: 'GET' })],
-    ['UNSUPPORTED_ENDPOINT', chat('x', { url: '/v1/images/generations' })],
+    ['UNSUPPORTED_ENDPOINT', chat('x', { url: '/v1/audio/speech' })],
     ['INVALID_BODY', chat('x', { body: 'hello' })],
     ['MISSING_MODEL', chat('x', { body: { messages: [] } })],
     ['MISSING_BODY_FIELD', chat('x', { body: { model: 'm' } })],

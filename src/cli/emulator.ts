@@ -45,7 +45,7 @@ export const emulatorCommand: Command = {
       port: intOption(values.port, 'port', 0) ?? 0,
       log: (line) => io.stderr.write(`${line}\n`),
     };
-    if (options.port! > 65535) throw new OptionError('INVALID_OPTION', `--port must be 0 … 65535, got ${options.port}`);
+    // The range (0 … 65535) is the emulator's to check, with the other options.
     if (values['api-key'] !== undefined) {
       if (values['api-key'] === '') throw new OptionError('INVALID_OPTION', '--api-key must not be empty');
       options.apiKey = values['api-key'];

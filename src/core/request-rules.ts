@@ -8,6 +8,10 @@ export const REQUIRED_BODY_FIELDS: Readonly<Record<BatchEndpoint, string>> = {
   '/v1/responses': 'input',
   '/v1/moderations': 'input',
   '/v1/completions': 'prompt',
+  // The media endpoints take more (an edit needs its image), but a prompt is what every request of theirs carries.
+  '/v1/images/generations': 'prompt',
+  '/v1/images/edits': 'prompt',
+  '/v1/videos': 'prompt',
 };
 
 export function isSupportedEndpoint(url: unknown): url is BatchEndpoint {

@@ -1,5 +1,6 @@
 import { LimitError } from '../errors.ts';
 import type { BatchEndpoint } from '../types.ts';
+import { MAX_BATCH_EMBEDDING_INPUTS } from './embedding-inputs.ts';
 import { wholeNumberOption } from './options.ts';
 
 export const DEFAULT_MAX_SHARD_BYTES = 200_000_000;
@@ -15,6 +16,8 @@ export interface ShardLimits {
    * new route at the cap finishes the least recently used open shard first.
    */
   maxOpenShards: number;
+  /** Embedding inputs per `/v1/embeddings` shard, summed over its requests (the API allows 50,000 per batch). */
+  maxEmbeddingInputs: number;
 }
 
 /** A shard as the plan sees it; the stream face adds the file. */
@@ -24,6 +27,8 @@ export interface PlannedShard {
   model: string;
   bytes: number;
   requests: number;
+  /** Embedding inputs its requests carry (embeddings shards only; 0 for the others). */
+  embeddingInputs: number;
   firstLine: number;
   lastLine: number;
 }
@@ -47,12 +52,14 @@ export function normalizeShardLimits(options: Partial<ShardLimits>): ShardLimits
     maxBytes: wholeNumberOption(options.maxBytes, 'maxBytes', DEFAULT_MAX_SHARD_BYTES),
     maxRequests: wholeNumberOption(options.maxRequests, 'maxRequests', DEFAULT_MAX_SHARD_REQUESTS),
     maxOpenShards: wholeNumberOption(options.maxOpenShards, 'maxOpenShards', DEFAULT_MAX_OPEN_SHARDS),
+    maxEmbeddingInputs: wholeNumberOption(options.maxEmbeddingInputs, 'maxEmbeddingInputs', MAX_BATCH_EMBEDDING_INPUTS),
   };
 }
 
 /**
  * Decides which shard each request goes to: one endpoint and one model per
- * shard, each shard within maxBytes and maxRequests, requests kept in input
+ * shard, each shard within maxBytes and maxRequests (and, for embeddings,
+ * maxEmbeddingInputs), requests kept in input
  * order within a shard. Shard indexes are given in the order shards open, so
  * the same input always yields the same files.
  *
@@ -73,9 +80,14 @@ export class ShardPlan {
     this.limits = normalizeShardLimits(options);
   }
 
-  /** `recordBytes` is the line's UTF-8 length plus its `\n`. */
-  place(endpoint: BatchEndpoint, model: string, recordBytes: number, line: number, customId?: string): Placement {
-    const { maxBytes, maxRequests, maxOpenShards } = this.limits;
+  /**
+   * `recordBytes` is the line's UTF-8 length plus its `\n`; `embeddingInputs`
+   * what an embeddings request's `input` carries (countEmbeddingInputs();
+   * taken as 1 when not given), ignored for the other endpoints.
+   */
+  place(endpoint: BatchEndpoint, model: string, recordBytes: number, line: number, customId?: string, embeddingInputs = 1): Placement {
+    const { maxBytes, maxRequests, maxOpenShards, maxEmbeddingInputs } = this.limits;
+    const inputs = endpoint === '/v1/embeddings' ? embeddingInputs : 0;
     if (recordBytes > maxBytes) {
       throw new LimitError(
         'REQUEST_TOO_LARGE',
@@ -83,10 +95,17 @@ export class ShardPlan {
         { line, customId },
       );
     }
+    if (inputs > maxEmbeddingInputs) {
+      throw new LimitError(
+        'TOO_MANY_EMBEDDING_INPUTS',
+        `the request on line ${line} carries ${inputs} embedding inputs, more than a batch's ${maxEmbeddingInputs}`,
+        { line, customId },
+      );
+    }
     const key = `${endpoint} ${model}`;
     let entry = this.open.get(key);
     let closedBefore: PlannedShard | undefined;
-    if (entry && entry.shard.bytes + recordBytes > maxBytes) {
+    if (entry && (entry.shard.bytes + recordBytes > maxBytes || entry.shard.embeddingInputs + inputs > maxEmbeddingInputs)) {
       closedBefore = entry.shard;
       this.open.delete(key);
       entry = undefined;
@@ -95,7 +114,7 @@ export class ShardPlan {
     if (!entry) {
       // Only a new route can find the plan at the cap: a full shard closed above freed its own place.
       if (this.open.size >= maxOpenShards) closedBefore = this.closeLeastRecentlyUsed();
-      entry = { shard: { index: this.nextIndex++, endpoint, model, bytes: 0, requests: 0, firstLine: line, lastLine: line }, used: 0 };
+      entry = { shard: { index: this.nextIndex++, endpoint, model, bytes: 0, requests: 0, embeddingInputs: 0, firstLine: line, lastLine: line }, used: 0 };
       this.open.set(key, entry);
       opened = true;
     }
@@ -103,9 +122,10 @@ export class ShardPlan {
     const shard = entry.shard;
     shard.bytes += recordBytes;
     shard.requests++;
+    shard.embeddingInputs += inputs;
     shard.lastLine = line;
     // A shard that can take no further request is finished now rather than at the end, so it can go up early.
-    const closedAfter = shard.requests === maxRequests || shard.bytes === maxBytes;
+    const closedAfter = shard.requests === maxRequests || shard.bytes === maxBytes || (inputs > 0 && shard.embeddingInputs === maxEmbeddingInputs);
     if (closedAfter) this.open.delete(key);
     return { shard, opened, closedBefore, closedAfter };
   }

@@ -1,47 +1,18 @@
 /**
  * `startEmulator()`: a local stand-in for the OpenAI Files, Uploads and
  * Batches API on 127.0.0.1, so `new OpenAI({ baseURL: handle.url + '/v1' })`
- * runs unchanged against it.
+ * runs unchanged against it. Published as `batchline/emulator`.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { OptionError } from '../errors.ts';
-import { BatchEngine, DEFAULT_BATCH_DURATION_MS } from './batches.ts';
-import { EmulatorClock } from './contracts.ts';
-import { FaultPlan, type FaultKind } from './faults.ts';
-import { createFileStore, type EmulatorFileStore } from './file-store.ts';
-import { createRequestHandler, DEFAULT_LIMITS, type EmulatorLimits } from './server.ts';
-import { UploadStore } from './uploads.ts';
-import { wholeNumberOption } from '../core/options.ts';
-
-export interface EmulatorOptions {
-  /** 0 (the default) picks a free port. */
-  port?: number;
-  /** Only the loopback address: the emulator is never reachable from another machine. */
-  host?: '127.0.0.1';
-  /** When set, every request needs `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
-  /** How long a valid batch takes from validating to completed, in real milliseconds (default 2000). */
-  batchDurationMs?: number;
-  /** Share of batch lines answered with a 4xx in the error file (default 0). */
-  errorRate?: number;
-  /** Enqueued tokens allowed per model (default unlimited). */
-  tokenLimit?: number;
-  /** Share of requests, 0 … 1, that get a random injected fault (default 0). */
-  faultRate?: number;
-  /** The fault kinds `faultRate` chooses from (default all). */
-  faultKinds?: readonly FaultKind[];
-  /** Keep files, uploads and batches here so they survive a restart (default: memory only). */
-  stateDir?: string;
-  /** Seeds every random choice: faults, error lines, shuffles. */
-  seed?: number;
-  /** Lower the service's size limits, so tests can cross them without sending 512 MB. */
-  limits?: Partial<EmulatorLimits>;
-  /** Emulator time; pass one to share it, or use `handle.clock.advance()`. */
-  clock?: EmulatorClock;
-  /** Where unexpected server errors are reported (default: nowhere). */
-  log?: (line: string) => void;
-}
+import { BatchEngine } from './batches/engine.ts';
+import type { EmulatorClock } from './clock.ts';
+import { FaultPlan } from './faults.ts';
+import { createRequestHandler } from './http/server.ts';
+import { normalizeEmulatorOptions, type EmulatorOptions } from './options.ts';
+import type { EmulatorFileStore } from './store/file-store.ts';
+import { createFileStore } from './store/open-file-store.ts';
+import { UploadStore } from './store/upload-store.ts';
 
 export interface EmulatorHandle {
   /** `http://127.0.0.1:PORT`, without `/v1`. */
@@ -57,36 +28,16 @@ export interface EmulatorHandle {
 }
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<EmulatorHandle> {
-  const host = options.host ?? '127.0.0.1';
-  if (host !== '127.0.0.1') throw new OptionError('INVALID_OPTION', `the emulator binds to 127.0.0.1 only, got host ${JSON.stringify(host)}`);
-  const port = wholeNumberOption(options.port, 'port', 0, 0, 65535);
-  const limits: EmulatorLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  for (const [name, value] of Object.entries(limits)) wholeNumberOption(value, `limits.${name}`, 1);
-  const clock = options.clock ?? new EmulatorClock();
-  const batchDurationMs = options.batchDurationMs ?? DEFAULT_BATCH_DURATION_MS;
-  const faults = new FaultPlan({ rate: options.faultRate ?? 0, seed: options.seed ?? 1, ...(options.faultKinds ? { kinds: options.faultKinds } : {}) });
-
-  const files = await createFileStore({ clock, ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }) });
-  const uploads = await UploadStore.open({
-    files,
-    clock,
-    limits,
-    ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
-    ...(options.log === undefined ? {} : { log: options.log }),
-  });
-  const batches = new BatchEngine({
-    store: files,
-    clock,
-    ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
-    batchDurationMs,
-    ...(options.errorRate === undefined ? {} : { errorRate: options.errorRate }),
-    ...(options.tokenLimit === undefined ? {} : { tokenLimit: options.tokenLimit }),
-    ...(options.seed === undefined ? {} : { seed: options.seed }),
-  });
+  const { host, port, limits, clock, seed, stateDir, log, engine, ...rest } = normalizeEmulatorOptions(options);
+  const faults = new FaultPlan({ rate: rest.faultRate ?? 0, seed, kinds: rest.faultKinds });
+  const files = await createFileStore({ clock, stateDir });
+  const batches = new BatchEngine({ ...engine, store: files, clock, stateDir });
+  let uploads: UploadStore | undefined;
   try {
+    uploads = await UploadStore.open({ files, clock, limits, stateDir, log });
     await batches.init();
   } catch (err) {
-    uploads.close();
+    uploads?.close();
     await batches.close();
     throw err;
   }
@@ -103,9 +54,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       clock,
       limits,
       signal: closing.signal,
-      pollAfterMs: pollAfterMs(batchDurationMs),
-      ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
-      ...(options.log === undefined ? {} : { log: options.log }),
+      pollAfterMs: rest.pollAfterMs,
+      apiKey: rest.apiKey,
+      log,
     }),
   );
   const sockets = new Set<Socket>();
@@ -142,11 +93,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   return { url: `http://${host}:${actualPort}`, port: actualPort, clock, batches, faults, files, uploads, close };
 }
 
-/** A tenth of a batch's run, within 50 ms … 2 s: a few polls per batch, none wasted in a tight loop. */
-function pollAfterMs(batchDurationMs: number): number {
-  return Math.min(2000, Math.max(50, Math.round(batchDurationMs / 10)));
-}
-
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
@@ -158,8 +104,23 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-export { EmulatorClock, EmulatorHttpError } from './contracts.ts';
-export type { FileStore } from './contracts.ts';
+export { EmulatorClock } from './clock.ts';
+export { EmulatorHttpError } from './http-error.ts';
 export { FaultPlan, FAULT_KINDS } from './faults.ts';
-export type { FaultKind, FaultRule, FaultMatch, InjectedFault } from './faults.ts';
-export type { EmulatorLimits } from './server.ts';
+export type { Fault, FaultKind, FaultRule, FaultMatch, InjectedFault, RandomFaults } from './faults.ts';
+export { DEFAULT_LIMITS, type EmulatorOptions, type EmulatorLimits } from './options.ts';
+export { BatchEngine, DEFAULT_BATCH_DURATION_MS, type BatchEngineOptions } from './batches/engine.ts';
+export type { BatchCreationLimit, EngineSettings } from './batches/engine-options.ts';
+export type { FileStore, EmulatorFileStore, StagedBody, FileMeta } from './store/file-store.ts';
+export { UploadStore, type UploadStoreOptions, type UploadLimits } from './store/upload-store.ts';
+export type {
+  BatchEndpoint,
+  BatchErrorItem,
+  BatchObject,
+  BatchStatus,
+  BatchUsage,
+  FileObject,
+  ListPage,
+  UploadObject,
+  UploadPartObject,
+} from '../types.ts';

@@ -1,8 +1,12 @@
 /** Shared set-up for the batch engine tests: an engine over a real file store, input files, waiting. */
-import { EmulatorClock } from '../../src/emulator/contracts.ts';
-import { createFileStore, type EmulatorFileStore } from '../../src/emulator/file-store.ts';
-import { BatchEngine, type BatchEngineOptions } from '../../src/emulator/batches.ts';
+import { BatchEngine, type BatchEngineOptions } from '../../src/emulator/batches/engine.ts';
+import { EmulatorClock } from '../../src/emulator/clock.ts';
+import type { EmulatorFileStore } from '../../src/emulator/store/file-store.ts';
+import { createFileStore } from '../../src/emulator/store/open-file-store.ts';
 import type { BatchObject, BatchResultLine, BatchStatus } from '../../src/types.ts';
+
+/** A run long in emulator time: nothing moves unless a test moves the clock, so no test depends on the machine's speed. */
+export const LONG_RUN_MS = 1_000_000;
 
 export interface EngineFixture {
   engine: BatchEngine;
@@ -16,7 +20,7 @@ export async function startEngine(
 ): Promise<EngineFixture> {
   const clock = shared.clock ?? new EmulatorClock();
   const store = shared.store ?? (await createFileStore({ clock, stateDir: options.stateDir }));
-  const engine = new BatchEngine({ store, clock, batchDurationMs: 100, ...options });
+  const engine = new BatchEngine({ store, clock, batchDurationMs: LONG_RUN_MS, ...options });
   await engine.init();
   return { engine, store, clock };
 }
@@ -39,8 +43,8 @@ export async function putInput(store: EmulatorFileStore, lines: Array<Record<str
   return (await store.create({ filename: 'input.jsonl', purpose }, chunks())).id;
 }
 
-export async function readLines(store: EmulatorFileStore, fileId: string | null): Promise<BatchResultLine[]> {
-  if (fileId === null) return [];
+export async function readLines(store: EmulatorFileStore, fileId: string | null | undefined): Promise<BatchResultLine[]> {
+  if (!fileId) return [];
   const parts: Buffer[] = [];
   for await (const chunk of store.read(fileId)) parts.push(chunk as Buffer);
   return Buffer.concat(parts)
@@ -50,7 +54,7 @@ export async function readLines(store: EmulatorFileStore, fileId: string | null)
     .map((line) => JSON.parse(line) as BatchResultLine);
 }
 
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -72,4 +76,19 @@ export async function waitForStatus(
   }
 }
 
+/** A result file id the batch does not have: null, or "" as the live service has also sent (the emulator sends both). */
+export function isAbsentFileId(id: string | null | undefined): boolean {
+  return id === null || id === '';
+}
+
 export const TERMINAL: BatchStatus[] = ['completed', 'failed', 'expired', 'cancelled'];
+
+/** Moves emulator time past a whole run (`durationMs`, the engine's batch duration) and waits for the batch to settle. */
+export function runToEnd(
+  fixture: { engine: BatchEngine; clock: EmulatorClock },
+  id: string,
+  durationMs = LONG_RUN_MS,
+): Promise<{ batch: BatchObject; seen: BatchStatus[] }> {
+  fixture.clock.advance(durationMs);
+  return waitForStatus(fixture.engine, id, TERMINAL);
+}

@@ -8,8 +8,11 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
+/** A run long in emulator time: batches move only when a test moves the clock, however loaded the machine is. */
+export const LONG_RUN_MS = 1_000_000;
+
 export async function batchEmulator(t: Teardown, options: EmulatorOptions = {}): Promise<{ emulator: EmulatorHandle; client: OpenAI }> {
-  const emulator = await startEmulator({ batchDurationMs: 100, ...options });
+  const emulator = await startEmulator({ batchDurationMs: LONG_RUN_MS, ...options });
   t.teardown(() => emulator.close());
   const client = new OpenAI({ baseURL: `${emulator.url}/v1`, apiKey: 'k', maxRetries: 0 });
   return { emulator, client };
@@ -23,7 +26,6 @@ export async function uploadJsonl(client: OpenAI, lines: Array<Record<string, un
 
 const TERMINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
 
-/** Retrieves until the batch is terminal, the way a user's polling loop does. */
 /** Polls through the SDK until the batch leaves `status` (or ends), recording each status seen. */
 export async function pollWhile(client: OpenAI, id: string, status: string, seen: string[], timeoutMs = 10_000): Promise<Batch> {
   const deadline = Date.now() + timeoutMs;
@@ -46,6 +48,12 @@ export async function pollUntilDone(client: OpenAI, id: string, timeoutMs = 10_0
     if (Date.now() > deadline) throw new Error(`batch ${id} still ${batch.status} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** Moves emulator time past a whole run and polls, as a user's loop would, until the batch has settled. */
+export async function runToEnd(emulator: EmulatorHandle, client: OpenAI, id: string, durationMs = LONG_RUN_MS): Promise<{ batch: Batch; seen: string[] }> {
+  emulator.clock.advance(durationMs);
+  return pollUntilDone(client, id);
 }
 
 export async function fileLines(client: OpenAI, fileId: string | null | undefined): Promise<BatchResultLine[]> {

@@ -1,6 +1,7 @@
 /** The parameters of POST /v1/batches, checked as the service checks them: every problem a 400 naming its param. */
-import { SUPPORTED_ENDPOINTS, type BatchEndpoint } from '../types.ts';
-import { EmulatorHttpError, type FileStore } from './contracts.ts';
+import { SUPPORTED_ENDPOINTS, type BatchEndpoint } from '../../types.ts';
+import { EmulatorHttpError } from '../http-error.ts';
+import type { FileStore } from '../store/file-store.ts';
 
 export interface BatchParams {
   inputFileId: string;

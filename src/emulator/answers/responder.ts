@@ -4,30 +4,13 @@
  * The same request (same seed, custom_id and body) always gets the same
  * answer, so tests can assert on bodies and on which lines fail.
  */
-import { hash32, hexOf, keyOf } from '../core/seeded-random.ts';
-import type { BatchEndpoint, BatchResultLine } from '../types.ts';
+import { hash32, hexOf, keyOf } from '../../core/seeded-random.ts';
+import type { BatchEndpoint, BatchResultLine } from '../../types.ts';
+import { countEmbeddingInputs } from '../../core/embedding-inputs.ts';
+import { estimateTokens } from '../../core/tokens.ts';
 import { answerBody } from './answer-bodies.ts';
-
-/** What the engine keeps per request between validation and writing results: small, no request body. */
-export interface RequestPlan {
-  customId: string;
-  line: number;
-  inputTokens: number;
-  outputTokens: number;
-  /** True when this line is answered with a 4xx (the `errorRate` share). */
-  fails: boolean;
-  /** The reply text for text endpoints; null for embeddings and moderations. */
-  reply: string | null;
-  /** How many inputs an embeddings or moderations request carries. */
-  inputCount: number;
-  dimensions: number;
-  base64: boolean;
-}
-
-export interface PlanOptions {
-  seed: number;
-  errorRate: number;
-}
+import { DEFAULT_MEDIA_OPTIONS, imageOutputTokens } from './media-bodies.ts';
+import type { MediaOptions, PlanOptions, RenderContext, RequestPlan } from './request-plan.ts';
 
 const MAX_EMBEDDING_DIMENSIONS = 256;
 const DEFAULT_EMBEDDING_DIMENSIONS = 8;
@@ -35,28 +18,6 @@ const SNIPPET_CHARS = 40;
 const LINE_ID_SALT = 1;
 const REQUEST_ID_SALT = 2;
 const BODY_ID_SALT = 3;
-
-/** A rough token count: about four characters per token, numbers in token arrays count one each. */
-export function estimateTokens(value: unknown): number {
-  let chars = 0;
-  let tokens = 0;
-  const visit = (v: unknown, depth: number): void => {
-    if (depth > 32) return;
-    if (typeof v === 'string') chars += v.length;
-    else if (typeof v === 'number') tokens += 1;
-    else if (Array.isArray(v)) for (const item of v) visit(item, depth + 1);
-    else if (v !== null && typeof v === 'object') {
-      for (const [key, item] of Object.entries(v)) {
-        // Only what a tokenizer would see: text and content, not ids, roles or options.
-        if (key === 'text' || key === 'content' || key === 'input' || key === 'prompt' || key === 'instructions' || key === 'messages') {
-          visit(item, depth + 1);
-        }
-      }
-    }
-  };
-  visit(value, 0);
-  return Math.max(1, tokens + Math.ceil(chars / 4));
-}
 
 /** The part of a request body that the model reads, by endpoint. */
 function promptOf(endpoint: BatchEndpoint, body: Record<string, unknown>): unknown {
@@ -70,6 +31,10 @@ function promptOf(endpoint: BatchEndpoint, body: Record<string, unknown>): unkno
     case '/v1/embeddings':
     case '/v1/moderations':
       return { input: body.input };
+    case '/v1/images/generations':
+    case '/v1/images/edits':
+    case '/v1/videos':
+      return { prompt: body.prompt };
   }
 }
 
@@ -94,13 +59,33 @@ function lastText(value: unknown, depth = 0): string | null {
   return null;
 }
 
-function countInputs(input: unknown): number {
-  if (Array.isArray(input)) {
-    // A flat array of token ids is one input; an array of strings or of token arrays is many.
-    if (input.length > 0 && input.every((item) => typeof item === 'number')) return 1;
-    return Math.max(1, input.length);
+const MAX_IMAGES_PER_REQUEST = 10;
+const MAX_OPTION_CHARS = 32;
+
+/** How many inputs (embeddings, moderations) or images (images endpoints) a request carries. */
+function countOf(endpoint: BatchEndpoint, body: Record<string, unknown>): number {
+  if (endpoint === '/v1/embeddings' || endpoint === '/v1/moderations') return countEmbeddingInputs(body.input);
+  if (endpoint === '/v1/images/generations' || endpoint === '/v1/images/edits') {
+    const n = body.n;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? Math.min(n, MAX_IMAGES_PER_REQUEST) : 1;
   }
   return 1;
+}
+
+/** A short string option of a media request, or its default; copied so the body can be dropped. */
+function shortOption(value: unknown, fallback: string): string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_OPTION_CHARS ? `${value}` : fallback;
+}
+
+function mediaOptions(endpoint: BatchEndpoint, body: Record<string, unknown>): MediaOptions | null {
+  if (endpoint !== '/v1/images/generations' && endpoint !== '/v1/images/edits' && endpoint !== '/v1/videos') return null;
+  const defaults = DEFAULT_MEDIA_OPTIONS;
+  return {
+    size: shortOption(body.size, endpoint === '/v1/videos' ? '720x1280' : defaults.size),
+    quality: shortOption(body.quality, defaults.quality),
+    seconds: shortOption(typeof body.seconds === 'number' ? String(body.seconds) : body.seconds, defaults.seconds),
+    outputFormat: shortOption(body.output_format, defaults.outputFormat),
+  };
 }
 
 function maxOutputTokens(body: Record<string, unknown>): number | null {
@@ -138,6 +123,9 @@ export function planRequest(
       outputTokens = cap;
     }
   }
+  const inputCount = countOf(endpoint, body);
+  const media = mediaOptions(endpoint, body);
+  if (media && endpoint !== '/v1/videos') outputTokens = imageOutputTokens(inputCount, media.quality);
   const requested = typeof body.dimensions === 'number' && Number.isInteger(body.dimensions) && body.dimensions > 0 ? body.dimensions : null;
   return {
     customId,
@@ -146,19 +134,11 @@ export function planRequest(
     outputTokens,
     fails,
     reply,
-    inputCount: endpoint === '/v1/embeddings' || endpoint === '/v1/moderations' ? countInputs((body as { input?: unknown }).input) : 1,
+    inputCount,
     dimensions: Math.min(requested ?? DEFAULT_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_DIMENSIONS),
     base64: body.encoding_format === 'base64',
+    media,
   };
-}
-
-export interface RenderContext {
-  batchId: string;
-  endpoint: BatchEndpoint;
-  model: string;
-  /** Seconds; the `created` stamp of the fake answer. */
-  created: number;
-  seed: number;
 }
 
 /** One line of the output or error file for a request that was answered. */

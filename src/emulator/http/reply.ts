@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EmulatorHttpError } from './contracts.ts';
-import type { Fault } from './faults.ts';
+import { EmulatorHttpError } from '../http-error.ts';
+import type { Fault } from '../faults.ts';
 
 /** What a route answers: a JSON value, or a stream of known length. */
 export type RouteReply =

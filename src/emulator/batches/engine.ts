@@ -1,69 +1,45 @@
 /**
  * The batch engine behind /v1/batches: create, retrieve, cancel and list with
  * the service's checks and errors. Each batch then runs on its own timeline
- * (batch-lifecycle.ts): its input file is validated as the service does,
+ * (lifecycle.ts): its input file is validated as the service does,
  * requests are answered by the responder, results are written shuffled, and
  * cancel, expiry and the enqueued-token limit end it early.
  */
-import { OptionError } from '../errors.ts';
-import { EmulatorHttpError, type EmulatorClock, type FileStore } from './contracts.ts';
-import { BatchLifecycle } from './batch-lifecycle.ts';
-import { parseCreateParams } from './batch-params.ts';
-import { BatchStateDir, TERMINAL_STATUSES, newBatchId, newBatchObject, type BatchRecord } from './batch-state.ts';
-import type { BatchObject } from '../types.ts';
+import type { BatchObject, ListPage } from '../../types.ts';
+import type { EmulatorClock } from '../clock.ts';
+import { EmulatorHttpError } from '../http-error.ts';
+import { BatchStateDir, type BatchRecord } from '../store/batch-records.ts';
+import type { FileStore } from '../store/file-store.ts';
+import { CreationLimit } from './creation-limit.ts';
+import { normalizeEngineSettings, type EngineSettings } from './engine-options.ts';
+import { BatchLifecycle } from './lifecycle.ts';
+import { parseCreateParams } from './params.ts';
+import { TERMINAL_STATUSES, newBatchId, newBatchObject } from './state.ts';
 
+export { DEFAULT_BATCH_DURATION_MS, type BatchCreationLimit } from './engine-options.ts';
 
-export interface BatchEngineOptions {
+export interface BatchEngineOptions extends EngineSettings {
   store: FileStore;
   clock: EmulatorClock;
   stateDir?: string;
-  /** How long a batch takes from creation to completed, in emulator milliseconds; default 2000. */
-  batchDurationMs?: number;
-  /** Share of requests answered with a 4xx in the error file, 0…1; default 0. */
-  errorRate?: number;
-  /** Enqueued input tokens allowed per model; default unlimited. */
-  tokenLimit?: number;
-  seed?: number;
 }
-
-export interface BatchList {
-  object: 'list';
-  data: BatchObject[];
-  first_id: string | null;
-  last_id: string | null;
-  has_more: boolean;
-}
-
-/** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
-export const DEFAULT_BATCH_DURATION_MS = 2000;
 
 export class BatchEngine {
   private readonly store: FileStore;
   private readonly clock: EmulatorClock;
   private readonly state: BatchStateDir | null;
   private readonly lifecycle: BatchLifecycle;
+  private readonly creationLimit: CreationLimit | null;
   private nextSeq = 1;
   private closed = false;
 
   constructor(options: BatchEngineOptions) {
-    const duration = options.batchDurationMs ?? DEFAULT_BATCH_DURATION_MS;
-    if (!Number.isFinite(duration) || duration < 0) throw new OptionError('INVALID_OPTION', `batchDurationMs must be a number ≥ 0, got ${duration}`);
-    const errorRate = options.errorRate ?? 0;
-    if (!(errorRate >= 0 && errorRate <= 1)) throw new OptionError('INVALID_OPTION', `errorRate must be between 0 and 1, got ${errorRate}`);
-    const tokenLimit = options.tokenLimit ?? Number.POSITIVE_INFINITY;
-    if (!(tokenLimit > 0)) throw new OptionError('INVALID_OPTION', `tokenLimit must be a positive number, got ${tokenLimit}`);
+    const settings = normalizeEngineSettings(options);
     this.store = options.store;
     this.clock = options.clock;
     this.state = options.stateDir ? new BatchStateDir(options.stateDir) : null;
-    this.lifecycle = new BatchLifecycle({
-      store: options.store,
-      clock: options.clock,
-      state: this.state,
-      durationMs: duration,
-      errorRate,
-      tokenLimit,
-      seed: (options.seed ?? 1) >>> 0,
-    });
+    this.lifecycle = new BatchLifecycle({ ...settings, store: options.store, clock: options.clock, state: this.state });
+    this.creationLimit = settings.creationLimit ? new CreationLimit(settings.creationLimit, options.clock) : null;
   }
 
   /** Restores batches from `stateDir` and resumes those that were still running. */
@@ -78,6 +54,7 @@ export class BatchEngine {
   async create(params: unknown): Promise<BatchObject> {
     this.assertOpen();
     const parsed = parseCreateParams(params, this.store);
+    const slot = this.creationLimit?.take();
     const nowMs = this.clock.now();
     const batch = newBatchObject(newBatchId(), parsed, Math.floor(nowMs / 1000));
     const record: BatchRecord = {
@@ -91,9 +68,15 @@ export class BatchEngine {
       expiring: false,
       outputExpiresAfterSeconds: parsed.outputExpiresAfterSeconds,
       inputTokens: 0,
+      resultFiles: null,
     };
     // Saved before it is registered: a create whose state write fails leaves no batch behind.
-    await this.lifecycle.persist(record);
+    try {
+      await this.lifecycle.persist(record);
+    } catch (err) {
+      if (slot !== undefined) this.creationLimit?.release(slot);
+      throw err;
+    }
     this.lifecycle.add(record);
     this.lifecycle.startCheck(record);
     return this.lifecycle.snapshot(record);
@@ -103,14 +86,18 @@ export class BatchEngine {
     return this.lifecycle.snapshot(this.get(id));
   }
 
-  /** Moves a batch to `cancelling`; it becomes `cancelled` once its partial results are written. */
+  /**
+   * Moves a batch to `cancelling`; it becomes `cancelled` once its partial
+   * results are written and `cancelDurationMs` has passed. Cancelling it again
+   * meanwhile answers the `cancelling` batch, as the service does.
+   */
   async cancel(id: string): Promise<BatchObject> {
     this.assertOpen();
     const record = this.get(id);
     const { batch } = record;
     if (batch.status === 'cancelling') return this.lifecycle.snapshot(record);
     if (TERMINAL_STATUSES.has(batch.status) || record.expiring) {
-      throw new EmulatorHttpError(409, `Cannot cancel a batch with status '${record.expiring ? 'expired' : batch.status}'.`, { code: 'batch_not_cancellable' });
+      throw new EmulatorHttpError(409, `Cannot cancel a batch with status '${record.expiring ? 'expired' : batch.status}'.`, { code: null });
     }
     this.lifecycle.beginCancel(record);
     const view = this.lifecycle.snapshot(record);
@@ -126,7 +113,7 @@ export class BatchEngine {
     const status = record.batch.status;
     if (!record.expiring) {
       if (status !== 'validating' && status !== 'in_progress') {
-        throw new EmulatorHttpError(409, `Cannot expire a batch with status '${status}'.`, { code: 'batch_not_expirable' });
+        throw new EmulatorHttpError(409, `Cannot expire a batch with status '${status}'.`, { code: null });
       }
       this.lifecycle.beginExpiry(record, this.clock.now());
     }
@@ -134,7 +121,7 @@ export class BatchEngine {
     return this.lifecycle.snapshot(record);
   }
 
-  list(query: { limit?: number; after?: string } = {}): BatchList {
+  list(query: { limit?: number; after?: string } = {}): ListPage<BatchObject> {
     const limit = query.limit ?? 20;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
       throw new EmulatorHttpError(400, `Invalid value for 'limit': ${limit}. It must be an integer from 1 to 100.`, { param: 'limit', code: 'invalid_value' });
@@ -164,8 +151,13 @@ export class BatchEngine {
   }
 
   private get(id: string): BatchRecord {
+    // The live API checks an id's prefix before looking it up: a 400, where an unknown id of the right shape is a 404.
+    if (!id.startsWith('batch')) {
+      throw new EmulatorHttpError(400, `Invalid 'batch_id': '${id}'. Expected an ID that begins with 'batch'.`, { param: 'batch_id', code: 'invalid_value' });
+    }
     const record = this.lifecycle.records.get(id);
-    if (!record) throw new EmulatorHttpError(404, `No batch found with id '${id}'.`, { param: 'batch_id', code: 'not_found' });
+    // The live 404 carries neither param nor code.
+    if (!record) throw new EmulatorHttpError(404, `No batch found with id '${id}'.`);
     return record;
   }
 

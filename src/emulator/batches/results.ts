@@ -3,12 +3,13 @@
  * and error files it writes when it stops, in shuffled order as the service's
  * files come.
  */
-import { AbortError } from '../errors.ts';
-import type { BatchEndpoint, BatchUsage } from '../types.ts';
-import type { FileStore } from './contracts.ts';
-import { emptyUsage } from './batch-state.ts';
-import { hash32, shuffleInPlace } from '../core/seeded-random.ts';
-import { renderAnswer, renderUnfinished, type RenderContext, type RequestPlan } from './responder.ts';
+import { AbortError } from '../../errors.ts';
+import type { BatchEndpoint, BatchUsage } from '../../types.ts';
+import type { FileStore } from '../store/file-store.ts';
+import { emptyUsage } from './state.ts';
+import { hash32, shuffleInPlace } from '../../core/seeded-random.ts';
+import type { RenderContext, RequestPlan } from '../answers/request-plan.ts';
+import { renderAnswer, renderUnfinished } from '../answers/responder.ts';
 
 /**
  * Prefix sums over the plans in input order. Requests finish in input order,
@@ -88,11 +89,10 @@ export async function writeResultFiles(options: WriteResultsOptions): Promise<{ 
     const line = i < done ? renderAnswer(plan, ctx) : renderUnfinished(plan, ctx, unfinishedCode ?? 'batch_expired');
     return JSON.stringify(line);
   };
-  const expiresAt = options.outputExpiresAfterSeconds === null ? null : options.now + options.outputExpiresAfterSeconds;
   const write = async (indices: number[], kind: 'output' | 'error'): Promise<string | null> => {
     if (indices.length === 0) return null;
     const file = await options.store.create(
-      { filename: `${options.batchId}_${kind}.jsonl`, purpose: 'batch_output', expiresAt },
+      { filename: `${options.batchId}_${kind}.jsonl`, purpose: 'batch_output', expiresAfterSeconds: options.outputExpiresAfterSeconds },
       renderChunks(indices, render, options.signal),
     );
     return file.id;

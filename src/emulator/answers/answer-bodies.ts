@@ -1,10 +1,11 @@
 /**
  * The fake answer bodies, one shape per endpoint, as the real endpoints
  * return them (with `usage`), so code that reads real batch results reads
- * these unchanged.
+ * these unchanged. The media endpoints' bodies are in media-bodies.ts.
  */
-import { hash32, seededRandom } from '../core/seeded-random.ts';
-import type { RenderContext, RequestPlan } from './responder.ts';
+import { hash32, seededRandom } from '../../core/seeded-random.ts';
+import { imageBody, videoBody } from './media-bodies.ts';
+import type { RenderContext, RequestPlan } from './request-plan.ts';
 
 /** `hex` is the answer's own stable id part (chatcmpl-…, resp_…, modr-…). */
 export function answerBody(plan: RequestPlan, ctx: RenderContext, hex: string): Record<string, unknown> {
@@ -81,6 +82,11 @@ export function answerBody(plan: RequestPlan, ctx: RenderContext, hex: string): 
         results: Array.from({ length: plan.inputCount }, (_, index) => moderationResult(`${plan.customId}:${index}`, ctx.seed)),
         usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
       };
+    case '/v1/images/generations':
+    case '/v1/images/edits':
+      return imageBody(plan, ctx);
+    case '/v1/videos':
+      return videoBody(plan, ctx, hex);
   }
 }
 

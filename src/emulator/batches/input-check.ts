@@ -4,11 +4,13 @@
  * problem becomes a `BatchError` item with its 1-based line, and a file with
  * any problem fails the batch.
  */
-import { LineSplitter, isBlank } from '../core/lines.ts';
-import { AbortError, BatchlineError } from '../errors.ts';
-import type { BatchEndpoint, BatchErrorItem } from '../types.ts';
-import type { FileStore } from './contracts.ts';
-import { planRequest, type PlanOptions, type RequestPlan } from './responder.ts';
+import { MAX_BATCH_EMBEDDING_INPUTS } from '../../core/embedding-inputs.ts';
+import { LineSplitter, isBlank } from '../../core/lines.ts';
+import { AbortError, BatchlineError } from '../../errors.ts';
+import type { BatchEndpoint, BatchErrorItem } from '../../types.ts';
+import { planRequest } from '../answers/responder.ts';
+import type { PlanOptions, RequestPlan } from '../answers/request-plan.ts';
+import type { FileStore } from '../store/file-store.ts';
 
 export const MAX_BATCH_REQUESTS = 50_000;
 export const MAX_BATCH_INPUT_BYTES = 200_000_000;
@@ -42,6 +44,7 @@ export class InputChecker {
   private modelLine = 0;
   private requests = 0;
   private inputTokens = 0;
+  private embeddingInputs = 0;
   private overCount = false;
 
   constructor(endpoint: BatchEndpoint, options: PlanOptions & { maxErrors?: number; maxRequests?: number }) {
@@ -135,6 +138,25 @@ export class InputChecker {
       const plan = planRequest(this.endpoint, customId as string, line, body as Record<string, unknown>, this.options);
       this.inputTokens += plan.inputTokens;
       this.plans.push(plan);
+      if (this.endpoint === '/v1/embeddings') this.countEmbeddingInputs(plan.inputCount, line);
+    }
+  }
+
+  /**
+   * The spec's 50,000 embedding inputs per batch, summed over its requests.
+   * The live service's code and message for it are not recorded; the error
+   * names the line whose inputs crossed the limit.
+   */
+  private countEmbeddingInputs(inputs: number, line: number): void {
+    this.embeddingInputs += inputs;
+    if (this.embeddingInputs > MAX_BATCH_EMBEDDING_INPUTS) {
+      this.addError(
+        'too_many_embedding_inputs',
+        `The batch holds more than the maximum of ${MAX_BATCH_EMBEDDING_INPUTS} embedding inputs across its requests (${this.embeddingInputs} by this line).`,
+        'body.input',
+        line,
+      );
+      this.overCount = true;
     }
   }
 

@@ -1,15 +1,12 @@
 /**
- * The batch object as the API shows it, and the records the engine keeps on
- * disk with `stateDir`.
+ * The records the batch engine keeps on disk with `stateDir`: one JSON file
+ * per batch under `<stateDir>/batches`, replaced atomically.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { BatchlineError } from '../errors.ts';
-import { readJsonRecord, writeJsonAtomic } from '../io/atomic-write.ts';
-import { TERMINAL_BATCH_STATUSES, type BatchObject, type BatchStatus, type BatchUsage } from '../types.ts';
-import type { BatchParams } from './batch-params.ts';
-
+import { BatchlineError } from '../../errors.ts';
+import { readJsonRecord, writeJsonAtomic } from '../../io/atomic-write.ts';
+import type { BatchObject } from '../../types.ts';
 
 /** What the engine persists per batch: the object plus the timeline it runs on (emulator milliseconds). */
 export interface BatchRecord {
@@ -26,44 +23,11 @@ export interface BatchRecord {
   expiring: boolean;
   outputExpiresAfterSeconds: number | null;
   inputTokens: number;
-}
-
-export const TERMINAL_STATUSES = TERMINAL_BATCH_STATUSES as ReadonlySet<BatchStatus>;
-export const COMPLETION_WINDOW_SECONDS = 86_400;
-
-export function newBatchId(): string {
-  return `batch_${randomBytes(16).toString('hex')}`;
-}
-
-export function emptyUsage(): BatchUsage {
-  return { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 };
-}
-
-export function newBatchObject(id: string, params: BatchParams, createdAt: number): BatchObject {
-  return {
-    id,
-    object: 'batch',
-    endpoint: params.endpoint,
-    model: null,
-    errors: null,
-    input_file_id: params.inputFileId,
-    completion_window: '24h',
-    status: 'validating',
-    output_file_id: null,
-    error_file_id: null,
-    created_at: createdAt,
-    in_progress_at: null,
-    expires_at: createdAt + COMPLETION_WINDOW_SECONDS,
-    finalizing_at: null,
-    completed_at: null,
-    failed_at: null,
-    expired_at: null,
-    cancelling_at: null,
-    cancelled_at: null,
-    request_counts: { total: 0, completed: 0, failed: 0 },
-    usage: emptyUsage(),
-    metadata: params.metadata,
-  };
+  /**
+   * The result files once written. The Batch object shows their ids only when
+   * the batch has ended (completed, cancelled, expired), as the service does.
+   */
+  resultFiles: { output: string | null; error: string | null } | null;
 }
 
 /** Batch records under `<stateDir>/batches`, one JSON file each, replaced atomically. */

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
-import { EmulatorHttpError } from './contracts.ts';
+import { EmulatorHttpError } from '../http-error.ts';
 
 export interface MultipartOptions<T> {
   /** The field that carries the bytes: `file` for /v1/files, `data` for upload parts. */
@@ -26,16 +26,6 @@ export interface MultipartForm<T> {
 /** Text fields are small; anything larger is a malformed request, not data. */
 const MAX_FIELD_BYTES = 64 * 1024;
 const MAX_FIELDS = 32;
-
-/** Yields the chunks unchanged and throws `tooLarge()` as soon as more than `maxBytes` have passed. */
-export async function* limitBytes(content: AsyncIterable<Buffer>, maxBytes: number, tooLarge: () => Error): AsyncGenerator<Buffer> {
-  let seen = 0;
-  for await (const chunk of content) {
-    seen += chunk.length;
-    if (seen > maxBytes) throw tooLarge();
-    yield chunk;
-  }
-}
 
 /**
  * Reads the whole form. Resolves once every part has arrived and the file

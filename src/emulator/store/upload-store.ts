@@ -8,11 +8,15 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EmulatorHttpError, type EmulatorClock } from './contracts.ts';
-import type { UploadObject, UploadPartObject } from '../types.ts';
-import { readJsonRecord, writeJsonAtomic } from '../io/atomic-write.ts';
-import { DiskFileStore, fileTtlSeconds, MemoryFileStore, newId, type EmulatorFileStore } from './file-store.ts';
-import { limitBytes } from './multipart.ts';
+import type { EmulatorClock } from '../clock.ts';
+import { EmulatorHttpError } from '../http-error.ts';
+import type { UploadObject, UploadPartObject } from '../../types.ts';
+import { readJsonRecord, writeJsonAtomic } from '../../io/atomic-write.ts';
+import { DiskFileStore } from './disk-file-store.ts';
+import { newId, type EmulatorFileStore } from './file-store.ts';
+import { limitBytes } from './limit-bytes.ts';
+import { MemoryFileStore } from './memory-file-store.ts';
+import { parseCompleteParams, parseUploadParams } from './upload-params.ts';
 
 export interface UploadLimits {
   /** Bytes per part; the service allows 64 MB. */
@@ -21,10 +25,8 @@ export interface UploadLimits {
   maxUploadBytes: number;
 }
 
-export const UPLOAD_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision'] as const;
 /** An Upload lives an hour of emulator time. */
 export const UPLOAD_TTL_SECONDS = 3600;
-const JSONL_MIME_TYPES = ['text/jsonl', 'application/jsonl', 'application/x-ndjson', 'application/json', 'text/plain'];
 
 interface PartRecord extends UploadPartObject {
   bytes: number;
@@ -100,28 +102,7 @@ export class UploadStore {
   }
 
   async create(params: unknown): Promise<UploadObject> {
-    const body = (params ?? {}) as Record<string, unknown>;
-    const { filename, purpose, bytes, mime_type: mimeType } = body;
-    if (typeof filename !== 'string' || filename === '') throw badRequest("Missing required parameter: 'filename'.", 'filename');
-    if (typeof purpose !== 'string') throw badRequest("Missing required parameter: 'purpose'.", 'purpose');
-    if (!(UPLOAD_PURPOSES as readonly string[]).includes(purpose)) {
-      throw badRequest(`Invalid value for 'purpose': ${JSON.stringify(purpose)}; expected one of ${UPLOAD_PURPOSES.join(', ')}.`, 'purpose', 'invalid_value');
-    }
-    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
-      throw badRequest("Invalid value for 'bytes': expected a whole number of bytes.", 'bytes', 'invalid_value');
-    }
-    if (bytes > this.limits.maxUploadBytes) {
-      throw badRequest(`An Upload can hold at most ${this.limits.maxUploadBytes} bytes; ${bytes} requested.`, 'bytes', 'invalid_value');
-    }
-    if (typeof mimeType !== 'string' || mimeType === '') throw badRequest("Missing required parameter: 'mime_type'.", 'mime_type');
-    if (purpose === 'batch' || purpose === 'fine-tune') {
-      if (!filename.toLowerCase().endsWith('.jsonl')) {
-        throw badRequest(`Invalid file format for ${purpose}: ${JSON.stringify(filename)}. Only .jsonl files are supported.`, 'filename', 'invalid_file_format');
-      }
-      if (!JSONL_MIME_TYPES.includes(mimeType.toLowerCase())) {
-        throw badRequest(`Invalid mime_type for purpose ${purpose}: ${JSON.stringify(mimeType)}. Use text/jsonl.`, 'mime_type', 'invalid_value');
-      }
-    }
+    const { filename, purpose, bytes, fileTtlSeconds } = parseUploadParams(params, this.limits.maxUploadBytes);
     const now = this.clock.nowSeconds();
     const upload: UploadObject = {
       id: newId('upload_'),
@@ -134,7 +115,7 @@ export class UploadStore {
       expires_at: now + UPLOAD_TTL_SECONDS,
       file: null,
     };
-    const record: UploadRecord = { upload, parts: [], fileTtlSeconds: fileTtlSeconds(purpose, body.expires_after) };
+    const record: UploadRecord = { upload, parts: [], fileTtlSeconds };
     this.uploads.set(upload.id, record);
     await this.save(record);
     return { ...upload };
@@ -175,15 +156,10 @@ export class UploadStore {
 
   async complete(id: string, params: unknown): Promise<UploadObject> {
     const record = this.pending(id);
-    const body = (params ?? {}) as Record<string, unknown>;
-    const partIds = body.part_ids;
-    if (!Array.isArray(partIds) || partIds.some((partId) => typeof partId !== 'string')) {
-      throw badRequest("Missing required parameter: 'part_ids' (an array of Part ids).", 'part_ids');
-    }
-    if (body.md5 !== undefined && typeof body.md5 !== 'string') throw badRequest("Invalid type for 'md5': expected a string.", 'md5');
+    const { partIds, md5 } = parseCompleteParams(params);
     const byId = new Map(record.parts.map((part) => [part.id, part]));
     const chosen: PartRecord[] = [];
-    for (const partId of partIds as string[]) {
+    for (const partId of partIds) {
       const part = byId.get(partId);
       if (!part) throw badRequest(`Part ${partId} does not belong to Upload ${id}.`, 'part_ids', 'invalid_part_id');
       if (chosen.includes(part)) throw badRequest(`Part ${partId} is listed twice.`, 'part_ids', 'duplicate_part_id');
@@ -199,9 +175,9 @@ export class UploadStore {
         {
           filename: record.upload.filename,
           purpose: record.upload.purpose,
-          expiresAt: record.fileTtlSeconds === null ? null : this.clock.nowSeconds() + record.fileTtlSeconds,
+          expiresAfterSeconds: record.fileTtlSeconds,
         },
-        this.assemble(chosen, body.md5 as string | undefined),
+        this.assemble(chosen, md5),
       );
       record.upload.status = 'completed';
       record.upload.file = file;
@@ -238,7 +214,8 @@ export class UploadStore {
 
   private record(id: string): UploadRecord {
     const record = this.uploads.get(id);
-    if (!record) throw new EmulatorHttpError(404, `No such Upload object: ${id}`, { param: 'upload_id' });
+    // A 404 with neither param nor code, as the service's 404s for batches come (its Uploads 404 is not recorded).
+    if (!record) throw new EmulatorHttpError(404, `No such Upload object: ${id}`);
     return record;
   }
 

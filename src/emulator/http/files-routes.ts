@@ -3,12 +3,13 @@
  * once the whole form is in), retrieve, list, download and delete.
  */
 import type { IncomingMessage } from 'node:http';
-import { EmulatorHttpError } from './contracts.ts';
-import type { FileObject } from '../types.ts';
-import { fileTtlSeconds } from './file-store.ts';
-import { limitBytes, readMultipart } from './multipart.ts';
+import type { FileObject } from '../../types.ts';
+import { EmulatorHttpError } from '../http-error.ts';
+import { fileNotFound, fileTtlSeconds, isJsonlFileName } from '../store/file-store.ts';
+import { limitBytes } from '../store/limit-bytes.ts';
+import type { Handler, ServerContext } from './context.ts';
+import { readMultipart } from './multipart.ts';
 import { drain, intParam, type RouteReply } from './reply.ts';
-import type { Handler, ServerContext } from './server.ts';
 
 export const FILE_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
 
@@ -16,7 +17,7 @@ export const retrieveFile: Handler = async (ctx, _req, [id]) => ({ json: require
 
 function requireFile(ctx: ServerContext, id: string): FileObject {
   const file = ctx.files.get(id);
-  if (!file) throw new EmulatorHttpError(404, `No such File object: ${id}`, { param: 'id' });
+  if (!file) throw fileNotFound(id);
   return file;
 }
 
@@ -42,7 +43,7 @@ export async function createFile(ctx: ServerContext, req: IncomingMessage): Prom
       });
     }
     const filename = file.filename || 'upload';
-    if ((purpose === 'batch' || purpose === 'fine-tune') && !filename.toLowerCase().endsWith('.jsonl')) {
+    if ((purpose === 'batch' || purpose === 'fine-tune') && !isJsonlFileName(filename)) {
       throw new EmulatorHttpError(400, `Invalid file format for ${purpose === 'batch' ? 'Batch API' : 'fine-tuning'}. Must be .jsonl`, {
         param: 'file',
         code: 'invalid_file_format',
@@ -53,7 +54,7 @@ export async function createFile(ctx: ServerContext, req: IncomingMessage): Prom
     const created = await ctx.files.commit(file.body, {
       filename,
       purpose,
-      expiresAt: ttl === null ? null : ctx.clock.nowSeconds() + ttl,
+      expiresAfterSeconds: ttl,
     });
     return { json: created };
   } catch (err) {

@@ -1,0 +1,67 @@
+/** The batch engine's options, checked in one place: each bad value an INVALID_OPTION naming it. */
+import { OptionError } from '../../errors.ts';
+
+/** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
+export const DEFAULT_BATCH_DURATION_MS = 2000;
+/** The window of `batchCreationLimit` when none is given: the service counts batch creations per hour. */
+export const DEFAULT_CREATION_WINDOW_MS = 3_600_000;
+
+export interface BatchCreationLimit {
+  /** Batches that may be created within one window; one more is a 429 with Retry-After. */
+  creations: number;
+  /** The sliding window, in emulator milliseconds (default one hour). */
+  windowMs?: number;
+}
+
+export interface EngineSettings {
+  /** How long a batch takes from creation to completed, in emulator milliseconds; default 2000. */
+  batchDurationMs?: number;
+  /**
+   * How long a cancelled batch stays `cancelling` before it is `cancelled`, in
+   * emulator milliseconds; default half the batch duration. The live service
+   * takes minutes, so a retried cancel usually meets `cancelling`.
+   */
+  cancelDurationMs?: number;
+  /** Share of requests answered with a 4xx in the error file, 0…1; default 0. */
+  errorRate?: number;
+  /** Enqueued input tokens allowed per model; default unlimited. */
+  tokenLimit?: number;
+  /** Batch creations allowed per window (the live service allows about 2,000 an hour); default unlimited. */
+  batchCreationLimit?: BatchCreationLimit;
+  seed?: number;
+}
+
+export interface NormalizedEngineSettings {
+  durationMs: number;
+  cancelDurationMs: number;
+  errorRate: number;
+  tokenLimit: number;
+  creationLimit: Required<BatchCreationLimit> | null;
+  seed: number;
+}
+
+export function normalizeEngineSettings(options: EngineSettings): NormalizedEngineSettings {
+  const durationMs = options.batchDurationMs ?? DEFAULT_BATCH_DURATION_MS;
+  if (!Number.isFinite(durationMs) || durationMs < 0) throw new OptionError('INVALID_OPTION', `batchDurationMs must be a number ≥ 0, got ${durationMs}`);
+  const cancelDurationMs = options.cancelDurationMs ?? durationMs / 2;
+  if (!Number.isFinite(cancelDurationMs) || cancelDurationMs < 0) {
+    throw new OptionError('INVALID_OPTION', `cancelDurationMs must be a number ≥ 0, got ${cancelDurationMs}`);
+  }
+  const errorRate = options.errorRate ?? 0;
+  if (!(errorRate >= 0 && errorRate <= 1)) throw new OptionError('INVALID_OPTION', `errorRate must be between 0 and 1, got ${errorRate}`);
+  const tokenLimit = options.tokenLimit ?? Number.POSITIVE_INFINITY;
+  if (!(tokenLimit > 0)) throw new OptionError('INVALID_OPTION', `tokenLimit must be a positive number, got ${tokenLimit}`);
+  return { durationMs, cancelDurationMs, errorRate, tokenLimit, creationLimit: creationLimit(options.batchCreationLimit), seed: (options.seed ?? 1) >>> 0 };
+}
+
+function creationLimit(limit: BatchCreationLimit | undefined): Required<BatchCreationLimit> | null {
+  if (limit === undefined) return null;
+  const { creations, windowMs = DEFAULT_CREATION_WINDOW_MS } = limit;
+  if (!Number.isSafeInteger(creations) || creations < 1) {
+    throw new OptionError('INVALID_OPTION', `batchCreationLimit.creations must be a whole number ≥ 1, got ${JSON.stringify(creations)}`);
+  }
+  if (!Number.isFinite(windowMs) || windowMs <= 0) {
+    throw new OptionError('INVALID_OPTION', `batchCreationLimit.windowMs must be a number > 0, got ${JSON.stringify(windowMs)}`);
+  }
+  return { creations, windowMs };
+}
