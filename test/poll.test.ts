@@ -69,7 +69,7 @@ t.test('polls many batches to their end, in order, with progress on status and c
 });
 
 t.test("honours the server's openai-poll-after-ms hint", async (t) => {
-  const env = await transport(t, { batchDurationMs: 1000 });
+  const env = await transport(t, { batchDurationMs: 1000, pollAfterMs: 100 });
   const [shard] = await submitted(env, 1);
   const events: PollProgress[] = [];
   // A first wait of a minute: only the hint (100 ms for this emulator) lets this finish in time.
