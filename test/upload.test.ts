@@ -10,7 +10,7 @@ import { createUploader, uploadShards } from '../src/streams/upload.ts';
 import type { UploadProgress } from '../src/openai/shard-source.ts';
 import type { UploadedShard } from '../src/types.ts';
 import { emulatorWithClient, rejection, TEST_KEY } from './helpers/emulator.ts';
-import { makeShards, requestCounter, storedSha256 } from './helpers/shards.ts';
+import { lingeringResources, makeShards, requestCounter, storedSha256 } from './helpers/shards.ts';
 import { collect } from './helpers/streams.ts';
 import type { Teardown } from './helpers/temp.ts';
 
@@ -107,6 +107,8 @@ t.test('abort mid-upload: ABORTED at once, the file closed, nothing left running
   const run = rejection(pipeline(Readable.from(shards), createUploader({ client, signal: controller.signal, onProgress: () => controller.abort() }), collect(uploaded)));
   t.match(await run, { code: 'ABORTED' });
   t.same(uploaded, []);
+  await emulator.close();
+  t.same(await lingeringResources(), [], 'no timer, socket or file handle left');
 });
 
 t.test('file helpers: list pages through the cursor, retrieve, delete treats absent ids as nothing to do', async (t) => {

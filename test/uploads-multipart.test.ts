@@ -10,7 +10,7 @@ import type { UploadProgress } from '../src/openai/shard-source.ts';
 import type { EmulatorOptions } from '../src/emulator/index.ts';
 import type { ShardDescriptor, UploadedShard } from '../src/types.ts';
 import { emulatorWithClient, rejection, TEST_KEY } from './helpers/emulator.ts';
-import { makeShards, requestCounter, storedSha256 } from './helpers/shards.ts';
+import { lingeringResources, makeShards, requestCounter, storedSha256 } from './helpers/shards.ts';
 import type { Teardown } from './helpers/temp.ts';
 
 const fast = { baseDelayMs: 1, maxDelayMs: 5 };
@@ -145,6 +145,8 @@ t.test('abort mid-upload: ABORTED, the upload cancelled, nothing left running', 
   t.match(aborted, { code: 'ABORTED', shard: 0 });
   t.equal(emulator.uploads.retrieve(uploadIdOf(aborted)).status, 'cancelled');
   t.same(emulator.files.list(), []);
+  await emulator.close();
+  t.same(await lingeringResources(), [], 'no timer, socket or file handle left');
 });
 
 t.test('400-class answers are not retried', async (t) => {

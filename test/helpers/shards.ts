@@ -1,6 +1,7 @@
 /** Shard files made the way a run makes them (parse → validate → shard), and reading stored files back. */
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
+import { fetch as undiciFetch } from 'undici';
 import { createSharder } from '../../src/streams/shard.ts';
 import { createValidator } from '../../src/streams/validate.ts';
 import { parseSource } from '../../src/streams/parse.ts';
@@ -32,7 +33,7 @@ export async function storedSha256(emulator: EmulatorHandle, fileId: string): Pr
   return hash.digest('hex');
 }
 
-/** Requests per `METHOD path` that a client built with `fetch: counter.fetch` sent. */
+/** Requests per `METHOD path` that a client built with `fetch: counter.fetch` sent (through undici's fetch, as ApiClient's own SDK does). */
 export function requestCounter(): { fetch: typeof fetch; counts: Map<string, number>; count(method: string, path: string | RegExp): number } {
   const counts = new Map<string, number>();
   return {
@@ -41,7 +42,7 @@ export function requestCounter(): { fetch: typeof fetch; counts: Map<string, num
       const url = new URL(input instanceof Request ? input.url : String(input));
       const key = `${init?.method ?? 'GET'} ${url.pathname}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
-      return fetch(input, init);
+      return (undiciFetch as unknown as typeof fetch)(input, init);
     },
     count(method, path) {
       let total = 0;
@@ -52,4 +53,18 @@ export function requestCounter(): { fetch: typeof fetch; counts: Map<string, num
       return total;
     },
   };
+}
+
+/**
+ * The process's active resources once sockets and file operations have
+ * wound down (waited for, up to 2 s), less tap's own pipes: what an aborted
+ * operation left behind. Call it after the emulator is closed.
+ */
+export async function lingeringResources(): Promise<string[]> {
+  const busy = (name: string) => name === 'TCPSocketWrap' || name === 'FSReqPromise' || name === 'FSReqCallback' || name === 'CloseReq';
+  const deadline = performance.now() + 2000;
+  while (process.getActiveResourcesInfo().some(busy) && performance.now() < deadline) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return process.getActiveResourcesInfo().filter((name) => name !== 'PipeWrap');
 }
