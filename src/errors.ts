@@ -1,7 +1,8 @@
 /**
  * The error tree. Every failure batchline reports is a BatchlineError with a
  * stable string `code`, plus whatever location is known: the 1-based input
- * `line`, the request's `customId`, the `shard` index and the `batchId`.
+ * `line`, the request's `customId`, the `shard` index, the `batchId`, the
+ * `fileId` and the `uploadId`.
  */
 import type { BatchErrorItem, BatchObject } from './types.ts';
 
@@ -11,6 +12,8 @@ export interface ErrorContext {
   shard?: number | undefined;
   batchId?: string | undefined;
   fileId?: string | undefined;
+  /** The Uploads API upload a failure belongs to (it was cancelled, or expires within the hour). */
+  uploadId?: string | undefined;
   cause?: unknown;
 }
 
@@ -22,6 +25,7 @@ export class BatchlineError extends Error {
   declare shard?: number;
   declare batchId?: string;
   declare fileId?: string;
+  declare uploadId?: string;
 
   constructor(code: string, message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
@@ -32,12 +36,13 @@ export class BatchlineError extends Error {
     if (context.shard !== undefined) this.shard = context.shard;
     if (context.batchId !== undefined) this.batchId = context.batchId;
     if (context.fileId !== undefined) this.fileId = context.fileId;
+    if (context.uploadId !== undefined) this.uploadId = context.uploadId;
   }
 
   /** A plain, JSON-safe view: what the CLI prints and `skip` reports carry. */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { code: this.code, message: this.message };
-    for (const key of ['line', 'customId', 'shard', 'batchId', 'fileId'] as const) {
+    for (const key of ['line', 'customId', 'shard', 'batchId', 'fileId', 'uploadId'] as const) {
       if (this[key] !== undefined) out[key] = this[key];
     }
     return out;
@@ -131,7 +136,6 @@ export interface ApiErrorContext extends ErrorContext {
   apiCode?: string | undefined;
   /** The `x-request-id` of the failed response, for support tickets. */
   requestId?: string | undefined;
-  uploadId?: string | undefined;
   /** Whether a later attempt could succeed (408/409/429/5xx and connection failures). */
   retryable?: boolean | undefined;
   /** How many attempts were made before giving up. */
@@ -149,7 +153,6 @@ export class ApiError extends BatchlineError {
   declare status?: number;
   declare apiCode?: string;
   declare requestId?: string;
-  declare uploadId?: string;
   declare attempts?: number;
   declare retryAfterMs?: number;
   readonly retryable: boolean;
@@ -160,14 +163,13 @@ export class ApiError extends BatchlineError {
     if (context.status !== undefined) this.status = context.status;
     if (context.apiCode !== undefined) this.apiCode = context.apiCode;
     if (context.requestId !== undefined) this.requestId = context.requestId;
-    if (context.uploadId !== undefined) this.uploadId = context.uploadId;
     if (context.attempts !== undefined) this.attempts = context.attempts;
     if (context.retryAfterMs !== undefined) this.retryAfterMs = context.retryAfterMs;
   }
 
   override toJSON(): Record<string, unknown> {
     const out = super.toJSON();
-    for (const key of ['status', 'apiCode', 'requestId', 'uploadId', 'attempts', 'retryAfterMs'] as const) {
+    for (const key of ['status', 'apiCode', 'requestId', 'attempts', 'retryAfterMs'] as const) {
       if (this[key] !== undefined) out[key] = this[key];
     }
     out.retryable = this.retryable;

@@ -14,12 +14,16 @@ export interface CallTarget extends Omit<ApiErrorContext, 'status' | 'apiCode' |
   operation: string;
 }
 
-/** Socket-level failures of a request or of a body while it streams: worth another attempt. */
-const NETWORK_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
-  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
+/**
+ * Socket-level failures of a request or of a body while it streams: worth another attempt.
+ * (One string: these are the system's and undici's codes, not batchline's own.)
+ */
+const NETWORK_CODES = new Set(
+  (
+    'ECONNRESET ECONNREFUSED ECONNABORTED EPIPE ETIMEDOUT EHOSTUNREACH ENETUNREACH EAI_AGAIN ' +
+    'UND_ERR_SOCKET UND_ERR_CLOSED UND_ERR_CONNECT_TIMEOUT UND_ERR_HEADERS_TIMEOUT UND_ERR_BODY_TIMEOUT ERR_STREAM_PREMATURE_CLOSE'
+  ).split(' '),
+);
 
 const STATUS_CODES: Record<number, string> = {
   400: 'API_BAD_REQUEST',
