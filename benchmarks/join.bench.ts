@@ -54,7 +54,7 @@ function buildRunner(): string {
 }
 const runner = buildRunner();
 const built = values.ts ? join(here, '..') : join(root, 'build');
-const cliEntry = join(built, 'src', 'cli', values.ts ? 'run.ts' : 'run.js');
+const cliEntry = join(built, 'src', 'cli', values.ts ? 'entry.ts' : 'entry.js');
 const peakHook = pathToFileURL(join(built, 'benchmarks', 'lib', values.ts ? 'peak-on-exit.ts' : 'peak-on-exit.js')).href;
 
 interface Run {

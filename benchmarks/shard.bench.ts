@@ -97,7 +97,7 @@ async function main(megabytes: number, rounds: number): Promise<void> {
   const compiled = join(DATA_DIR, 'js');
   const scripts: Scripts = {
     variants: await compileGraph(join(import.meta.dirname, 'lib/variants.ts'), ROOT, compiled),
-    cli: await compileGraph(join(ROOT, 'src/cli/run.ts'), ROOT, compiled),
+    cli: await compileGraph(join(ROOT, 'src/cli/entry.ts'), ROOT, compiled),
     hook: await compileGraph(join(import.meta.dirname, 'lib/peak-on-exit.ts'), ROOT, compiled),
   };
   const variants = ['c', 'd', 'a', 'cli', 'b'];

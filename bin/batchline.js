@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // The installed CLI: the built entry, which sets the heap up before it loads the commands.
-import '../dist/cli/run.js';
+import '../dist/cli/entry.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 
-const cli = join(import.meta.dirname, '..', 'src', 'cli', 'run.ts');
+const cli = join(import.meta.dirname, '..', 'src', 'cli', 'entry.ts');
 const request = (i: number) =>
   JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: '/v1/embeddings', body: { model: 'm', input: `x${i}` } }) + '\n';
 

@@ -97,7 +97,7 @@ t.test('--state-dir keeps files across two runs of the command', async (t) => {
 });
 
 t.test('as a process: prints its URL and exits 0 on SIGINT and on SIGTERM', async (t) => {
-  const entry = fileURLToPath(new URL('../src/cli/run.ts', import.meta.url));
+  const entry = fileURLToPath(new URL('../src/cli/entry.ts', import.meta.url));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const child = spawn(process.execPath, [entry, 'emulator', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     t.teardown(() => {

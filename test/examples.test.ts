@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { writeDemoInput } from '../src/cli/demo.ts';
+import { writeDemoInput } from '../src/cli/commands/demo.ts';
 
 const run = promisify(execFile);
 const example = (name: string) => join(import.meta.dirname, '..', 'examples', name);

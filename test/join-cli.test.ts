@@ -53,24 +53,47 @@ t.test('batchline join exits 1 naming the first request without a result, after 
   const run = io();
   t.equal(await main(['join', input, out, '--temp-dir', dir.dir], run), 1);
   t.same(lines(run.out()).map((r) => r.status), ['succeeded', 'missing', 'missing']);
-  t.match(run.err(), /batchline: MISSING_RESULTS: 2 input request\(s\) have no result line \(line=3 customId="b"\)/);
+  t.match(run.err(), /^batchline: MISSING_RESULTS: 2 input request\(s\) have no result line \(line=3 customId="b"\)\nbatchline join: 3 requests: 1 succeeded, .* 2 missing;/);
 });
 
-t.test('batchline join refuses unknown custom_ids unless --lenient, and leaves no partial output', async (t) => {
+t.test('batchline join refuses unknown custom_ids unless --on-invalid skip, and leaves no partial output', async (t) => {
   const dir = scratch(t);
   const input = dir.file('input.jsonl', jsonl([request('a')]));
   const out = dir.file('out.jsonl', jsonl([resultFor('a', 'succeeded'), resultFor('ghost', 'succeeded')]));
   const target = join(dir.dir, 'joined.jsonl');
   const strict = io();
   t.equal(await main(['join', input, out, '-o', target, '--temp-dir', dir.dir], strict), 1);
-  t.match(strict.err(), /batchline: UNKNOWN_CUSTOM_ID: .*line 2: custom_id "ghost" is not in the input/);
+  t.match(strict.err(), /^batchline: UNKNOWN_CUSTOM_ID: .*line 2: custom_id "ghost" is not in the input/);
   t.notOk(existsSync(target));
   t.same(readdirSync(dir.dir).sort(), ['input.jsonl', 'out.jsonl'], 'no partial file, no temp dir');
-  const lenient = io();
-  t.equal(await main(['join', input, out, '-o', target, '--lenient', '--temp-dir', dir.dir], lenient), 0);
-  t.match(lenient.err(), /UNKNOWN_CUSTOM_ID.*ghost/);
-  t.match(lenient.err(), /1 unknown/);
+  const skip = io();
+  t.equal(await main(['join', input, out, '-o', target, '--on-invalid', 'skip', '--temp-dir', dir.dir], skip), 0);
+  t.match(skip.err(), /UNKNOWN_CUSTOM_ID.*ghost/);
+  t.match(skip.err(), /1 unknown/);
   t.same(lines(readFileSync(target, 'utf8')).map((r) => r.status), ['succeeded']);
+});
+
+t.test('a failed join says how far it got, in counts that add up, after its error', async (t) => {
+  const dir = scratch(t);
+  const ids = Array.from({ length: 10 }, (_, i) => `r${i}`);
+  const input = dir.file('input.jsonl', jsonl(ids.map((id) => request(id))));
+  // Two different results for r7: the join stops there, after the requests before it.
+  const out = dir.file('out.jsonl', jsonl([...ids.map((id) => resultFor(id, 'succeeded')), resultFor('r7', 'rejected')]));
+  const run = io();
+  t.equal(await main(['join', input, out, '--temp-dir', dir.dir], run), 1);
+  const [error, summary, rest] = run.err().split('\n');
+  t.match(error, /^batchline: CONFLICTING_RESULT: results\[0\] \(.*out\.jsonl\) line 11: a second, different result for custom_id "r7" \(input line 8\); --on-invalid skip would keep the first one read and go on/);
+  t.notMatch(error, /is kept/, 'nothing is kept: the run fails');
+  const counts = /stopped after (\d+) of 10 requests read: (\d+) succeeded, 0 failed, 0 rejected, 0 expired, 0 cancelled, 0 missing; 11 result lines/.exec(summary);
+  t.ok(counts, summary);
+  t.equal(counts![1], counts![2], 'the statuses add up to the requests joined');
+  t.ok(Number(counts![1]) <= 7, 'none past the conflict');
+  t.equal(rest, '');
+  t.equal(lines(run.out()).length, Number(counts![1]), 'as many results written as counted');
+  const skip = io();
+  t.equal(await main(['join', input, out, '--on-invalid', 'skip', '--temp-dir', dir.dir], skip), 0);
+  t.match(skip.err(), /CONFLICTING_RESULT: .*r7.*; the first one read is kept/);
+  t.match(skip.err(), /batchline join: 10 requests: 10 succeeded/);
 });
 
 t.test('batchline join checks its arguments', async (t) => {

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import pg from 'pg';
 import t from 'tap';
-import { runShardsOnApi } from '../src/cli/demo.ts';
+import { runShardsOnApi } from '../src/cli/commands/demo.ts';
 import { startEmulator, type ShardDescriptor } from '../src/index.ts';
 
 const run = promisify(execFile);

@@ -1,6 +1,9 @@
+/**
+ * What a command is (its flags, help and run) and what it runs with. Kept
+ * free of imports that load code, so `batchline --help` stays light; the
+ * flag parsing is in flags.ts.
+ */
 import type { Readable, Writable } from 'node:stream';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { OptionError } from '../errors.ts';
 
 /** Where a command reads and writes; tests pass their own streams. */
 export interface CommandIO {
@@ -11,39 +14,53 @@ export interface CommandIO {
   signal?: AbortSignal;
 }
 
+/** One flag: how node:util parseArgs reads it, and how the help explains it. */
+export interface FlagSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** What the value looks like in the help: `N`, `DIR`, `error|skip` … */
+  value?: string;
+  /** What the flag does and its default; a `\n` starts another help line. */
+  help: string;
+}
+
+export type FlagSpecs = Record<string, FlagSpec>;
+
 export interface Command {
-  summary: string;
+  /** What the command does: the top of its help. */
+  description: string;
+  /** Its synopsis, printed after `usage: `. */
   usage: string;
+  /** Every flag it takes; the help explains them in this order. */
+  flags: FlagSpecs;
+  /** Lines after the flags: exit codes, what goes where. */
+  notes?: string;
   run(args: string[], io: CommandIO): Promise<number>;
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** parseArgs with our error codes: an unknown flag or a missing value is a coded OptionError. */
-export function parseCommandArgs<T extends Options>(args: string[], options: T, allowPositionals = true) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (err) {
-    throw new OptionError('INVALID_OPTION', (err as Error).message);
+/** The abort reason when stdout closed under a command (`| head -1`): it stops quietly, with its clean-up. */
+export class StdoutClosed extends Error {
+  constructor() {
+    super('stdout closed');
   }
 }
 
-/** Reads a whole-number option, naming the option when it is not one. */
-export function intOption(value: string | undefined, name: string, min = 0): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new OptionError('INVALID_OPTION', `--${name} must be a whole number ≥ ${min}, got ${JSON.stringify(value)}`);
-  }
-  return n;
+/** True when the command's signal fired because stdout closed: no error report, the dispatcher ends quietly. */
+export function stoppedByClosedStdout(io: CommandIO): boolean {
+  return io.signal?.aborted === true && io.signal.reason instanceof StdoutClosed;
 }
 
-/** Reads a number option, naming the option when it is not one. */
-export function numberOption(value: string | undefined, name: string, min = 0, max = Infinity): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) {
-    throw new OptionError('INVALID_OPTION', `--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return n;
+/** The help text of one command, the same for `batchline help <name>` and `batchline <name> --help`. */
+export function commandHelp(name: string, command: Command): string {
+  const rows: Array<[string, string]> = Object.entries(command.flags).map(([flag, spec]) => [
+    `${spec.short ? `-${spec.short}, ` : ''}--${flag}${spec.value ? ` ${spec.value}` : ''}`,
+    spec.help,
+  ]);
+  rows.push(['-h, --help', `print this help (the same as \`batchline help ${name}\`)`]);
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  const flags = rows.flatMap(([left, help]) =>
+    help.split('\n').map((text, i) => `  ${(i === 0 ? left : '').padEnd(width)}${text}`),
+  );
+  return [command.description, '', `usage: ${command.usage}`, '', 'flags:', ...flags, ...(command.notes ? ['', command.notes] : []), ''].join('\n');
 }

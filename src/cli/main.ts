@@ -1,24 +1,55 @@
-import { BatchlineError } from '../errors.ts';
-import type { Command, CommandIO } from './command.ts';
+/** The dispatcher: finds the command, prints help, watches stdout and the signals, prints the error that ended a run. */
+import { commandHelp, StdoutClosed, type Command, type CommandIO } from './command.ts';
+import { formatError } from './format-error.ts';
 
-/** Each command lives in its own module and is loaded only when called. */
-const commands: Record<string, () => Promise<Command>> = {
-  demo: async () => (await import('./demo.ts')).demoCommand,
-  validate: async () => (await import('./validate.ts')).validateCommand,
-  shard: async () => (await import('./shard.ts')).shardCommand,
-  emulator: async () => (await import('./emulator.ts')).emulatorCommand,
-  join: async () => (await import('./join.ts')).joinCommand,
+interface CommandEntry {
+  /** One line for `batchline --help`. */
+  summary: string;
+  load(): Promise<Command>;
+}
+
+/**
+ * Each command is loaded only when called: `demo` and `emulator` bring the
+ * openai SDK and an HTTP server, which would make `batchline --help` take
+ * 0.49 s of CPU instead of 0.13 s and every `shard` run 26 MB larger
+ * (measured: `batchline demo --help` against `batchline --help`).
+ */
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  validate: {
+    summary: 'check a request file against the Batch API rules, writing nothing',
+    load: async () => (await import('./commands/validate.ts')).validateCommand,
+  },
+  shard: {
+    summary: 'validate a request file and write it as upload-ready shard files',
+    load: async () => (await import('./commands/shard.ts')).shardCommand,
+  },
+  join: {
+    summary: 'join output and error files back to their input, one result per request in input order',
+    load: async () => (await import('./commands/join.ts')).joinCommand,
+  },
+  emulator: {
+    summary: 'run a local emulator of the Files, Uploads and Batches API',
+    load: async () => (await import('./commands/emulator.ts')).emulatorCommand,
+  },
+  demo: {
+    summary: 'run a batch end to end against the embedded emulator, offline',
+    load: async () => (await import('./commands/demo.ts')).demoCommand,
+  },
 };
 
-function helpText(): string {
-  const names = Object.keys(commands).sort();
+/** Exit code when stdout closed under a command (`| head -1`): 128 + SIGPIPE, as a shell reports a writer the pipe ended. */
+export const EXIT_STDOUT_CLOSED = 141;
+
+function generalHelp(): string {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((name) => name.length)) + 2;
   return [
-    'usage: batchline <command> [options]',
+    'usage: batchline <command> [arguments] [flags]',
     '',
     'commands:',
-    ...names.map((name) => `  ${name}`),
+    ...names.map((name) => `  ${name.padEnd(width)}${COMMANDS[name].summary}`),
     '',
-    'Run `batchline <command> --help` for the options of one command.',
+    'Run `batchline help <command>` (or `batchline <command> --help`) for the flags of one command.',
     '',
   ].join('\n');
 }
@@ -46,10 +77,21 @@ export async function main(argv: string[], io?: CommandIO): Promise<number> {
   }
 }
 
+function unknownCommand(name: string, io: CommandIO): number {
+  io.stderr.write(`batchline: UNKNOWN_COMMAND: no command ${JSON.stringify(name)}\n\n${generalHelp()}`);
+  return 1;
+}
+
+/** `--help` or `-h` among the command's own arguments (not after `--`). */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
+}
+
 async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(helpText());
+  if (name === undefined || name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+    io.stdout.write(generalHelp());
     return name === undefined ? 1 : 0;
   }
   if (name === '--version' || name === '-v') {
@@ -58,35 +100,60 @@ async function runCommand(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(`${pkg.version}\n`);
     return 0;
   }
-  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
-  if (!load) {
-    io.stderr.write(`batchline: UNKNOWN_COMMAND: no command ${JSON.stringify(name)}\n\n${helpText()}`);
-    return 1;
-  }
-  const command = await load();
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+  if (name === 'help') {
+    if (rest.length > 1) {
+      io.stderr.write(`batchline: INVALID_OPTION: help takes one command name, got ${rest.length}\n`);
+      return 1;
+    }
+    if (!Object.hasOwn(COMMANDS, rest[0])) return unknownCommand(rest[0], io);
+    io.stdout.write(commandHelp(rest[0], await COMMANDS[rest[0]].load()));
     return 0;
   }
+  if (!Object.hasOwn(COMMANDS, name)) return unknownCommand(name, io);
+  const command = await COMMANDS[name].load();
+  if (asksForHelp(rest)) {
+    io.stdout.write(commandHelp(name, command));
+    return 0;
+  }
+  const watch = watchStdout(io);
   try {
-    return await command.run(rest, io);
+    const code = await command.run(rest, watch.io);
+    return watch.closed ? EXIT_STDOUT_CLOSED : code;
   } catch (err) {
+    if (watch.closed) return EXIT_STDOUT_CLOSED;
     io.stderr.write(`${formatError(err)}\n`);
     return 1;
+  } finally {
+    watch.stop();
   }
 }
 
-/** One line a person can read: the code, the message and where it happened. */
-export function formatError(err: unknown): string {
-  if (err instanceof BatchlineError) {
-    const where = Object.entries(err.toJSON())
-      .filter(([key]) => key !== 'code' && key !== 'message')
-      .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
-      .join(' ');
-    return `batchline: ${err.code}: ${err.message}${where ? ` (${where})` : ''}`;
+/**
+ * A closed stdout (the reader went away: `| head -1`) aborts the command the
+ * way Ctrl-C does, so it stops and removes what it half-wrote, and the run
+ * ends quietly instead of with an EPIPE stack trace.
+ */
+function watchStdout(io: CommandIO) {
+  const controller = new AbortController();
+  const state = {
+    closed: false,
+    io: { ...io, signal: io.signal ? AbortSignal.any([io.signal, controller.signal]) : controller.signal },
+    stop: () => {
+      io.stdout.off('error', onError);
+      io.stdout.off('close', onClose);
+    },
+  };
+  function onClose(): void {
+    state.closed = true;
+    controller.abort(new StdoutClosed());
   }
-  const code = (err as { code?: unknown })?.code;
-  return `batchline: ${typeof code === 'string' ? code : 'UNEXPECTED'}: ${(err as Error)?.message ?? String(err)}`;
+  // A pipe whose reader went away fails the next write with EPIPE; a stream destroyed under us just closes.
+  function onError(err: NodeJS.ErrnoException): void {
+    if (err?.code === 'EPIPE') onClose();
+  }
+  io.stdout.on('error', onError);
+  io.stdout.on('close', onClose);
+  return state;
 }
 
 /**

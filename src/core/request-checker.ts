@@ -17,6 +17,8 @@ export interface RequestCheckerOptions {
 /** The run-wide rules on top of the per-line ones: one endpoint, unique custom_ids. */
 export class RequestChecker {
   endpoint: BatchEndpoint | undefined;
+  /** The line whose url set the endpoint; undefined when the options gave it. */
+  private endpointLine: number | undefined;
   private readonly routeByEndpoint: boolean;
   private readonly ids: UniqueIdSet;
 
@@ -42,13 +44,16 @@ export class RequestChecker {
   check(value: unknown, line: number): BatchRequest {
     const request = checkRequest(value, line);
     if (!this.routeByEndpoint) {
-      if (this.endpoint === undefined) this.endpoint = request.url;
-      else if (request.url !== this.endpoint) {
-        throw new ValidationError(
-          'MIXED_ENDPOINTS',
-          `url ${request.url} on line ${line} differs from the run's endpoint ${this.endpoint} (route by endpoint to allow it)`,
-          { line, customId: request.custom_id },
-        );
+      if (this.endpoint === undefined) {
+        this.endpoint = request.url;
+        this.endpointLine = line;
+      } else if (request.url !== this.endpoint) {
+        const why =
+          this.endpointLine === undefined
+            ? `is not the endpoint the run was given, ${this.endpoint} (the endpoint option; --endpoint on the CLI)`
+            : `differs from ${this.endpoint} on line ${this.endpointLine}: a batch takes one endpoint; routeByEndpoint ` +
+              '(--route-by-endpoint on the CLI) gives each endpoint shards of its own';
+        throw new ValidationError('MIXED_ENDPOINTS', `url ${request.url} on line ${line} ${why}`, { line, customId: request.custom_id });
       }
     }
     this.ids.add(request.custom_id, line);

@@ -1,7 +1,7 @@
 /**
- * The CLI's entry: bin/batchline.js runs its built form, and `node
- * src/cli/run.ts <command> …` runs it straight from source (Node 24 strips the
- * types), for a work tree that has not been built.
+ * The CLI's process entry: bin/batchline.js runs its built form, and `node
+ * src/cli/entry.ts <command> …` runs it straight from source (Node 24 strips
+ * the types), for a work tree that has not been built.
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -16,16 +16,22 @@ const heapFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? '
 if (!/--(?:max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]growth[-_]factor/.test(heapFlags)) {
   setFlagsFromString('--semi-space-growth-factor=1');
 }
+
+// A reader that goes away (`| head -1`) makes the next write fail with EPIPE. While a command runs the
+// dispatcher stops it quietly; a write still queued after that must not end the process with a stack trace.
+process.stdout.on('error', () => undefined);
+
 // Loaded only now: loading the CLI's modules before the setting grows the young generation from
 // 2 MB to 4 MB (measured) and it would then stay there.
 const { main } = await import('./main.ts');
+const { formatError } = await import('./format-error.ts');
 
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`batchline: ${(err as Error)?.stack ?? err}\n`);
+    process.stderr.write(`${formatError(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -6,15 +6,17 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import OpenAI, { toFile } from 'openai';
-import { BatchFailedError } from '../errors.ts';
-import { startEmulator } from '../emulator/index.ts';
-import { createParser } from '../streams/parse.ts';
-import { createValidator } from '../streams/validate.ts';
-import { createSharder } from '../streams/shard.ts';
-import { joinResults } from '../streams/join.ts';
-import { createJsonlSink } from '../streams/sink.ts';
-import { TERMINAL_BATCH_STATUSES, type BatchEndpoint, type ResultStatus, type ShardDescriptor } from '../types.ts';
-import { intOption, numberOption, parseCommandArgs, type Command, type CommandIO } from './command.ts';
+import { BatchFailedError } from '../../errors.ts';
+import { startEmulator } from '../../emulator/index.ts';
+import { createParser } from '../../streams/parse.ts';
+import { createValidator } from '../../streams/validate.ts';
+import { createSharder } from '../../streams/shard.ts';
+import { joinResults } from '../../streams/join.ts';
+import { createJsonlSink } from '../../streams/sink.ts';
+import { TERMINAL_BATCH_STATUSES, type BatchEndpoint, type ResultStatus, type ShardDescriptor } from '../../types.ts';
+import type { Command, CommandIO, FlagSpec } from '../command.ts';
+import { intFlag, numberFlag, parseCommandArgs } from '../flags.ts';
+import { checkDirectory } from '../paths.ts';
 
 /** The three routes the demo input mixes, so the sharder has to keep them apart. */
 const ROUTES: Array<{ url: BatchEndpoint; model: string; body: (i: number) => Record<string, unknown> }> = [
@@ -185,32 +187,36 @@ export async function runDemo(
   }
 }
 
+const flags = {
+  requests: { type: 'string', value: 'N', help: 'how many requests to generate, across three endpoint/model routes (default 3000)' },
+  'max-requests': { type: 'string', value: 'N', help: 'most requests per shard, so the run makes several batches (default 400)' },
+  'error-rate': { type: 'string', value: 'R', help: "share of requests the emulator answers with a 4xx error, 0 … 1 (default 0.02)" },
+  'batch-duration-ms': { type: 'string', value: 'N', help: 'how long each batch runs in the emulator (default 1500)' },
+  'out-dir': {
+    type: 'string',
+    value: 'DIR',
+    help: 'where the input, shards, results and joined.jsonl go (default: a new temp dir);\nthe files of an earlier demo run there are replaced, others left alone',
+  },
+} as const satisfies Record<string, FlagSpec>;
+
 export const demoCommand: Command = {
-  summary:
-    'Runs a batch end to end against the embedded emulator, offline: generates requests, shards, uploads, submits, polls, downloads and joins them.',
-  usage: 'batchline demo [--requests N] [--max-requests N] [--error-rate R] [--out-dir DIR] [--batch-duration-ms N]',
+  description:
+    'Run a batch end to end against the embedded emulator, offline: generate requests, shard, upload,\n' +
+    'submit, poll, download and join them; prints where the joined results are and their statuses.',
+  usage: 'batchline demo [--requests N] [--max-requests N] [--error-rate R] [--batch-duration-ms N] [--out-dir DIR]',
+  flags,
+  notes: 'Exit 0 when every request has its result, 1 otherwise. Progress goes to stderr.',
   async run(args, io) {
-    const { values } = parseCommandArgs(
-      args,
-      {
-        requests: { type: 'string' },
-        'max-requests': { type: 'string' },
-        'error-rate': { type: 'string' },
-        'out-dir': { type: 'string' },
-        'batch-duration-ms': { type: 'string' },
-      },
-      false,
-    );
-    const statuses = await runDemo(
-      {
-        requests: intOption(values.requests, 'requests', 1) ?? 3000,
-        maxRequests: intOption(values['max-requests'], 'max-requests', 1) ?? 400,
-        errorRate: numberOption(values['error-rate'], 'error-rate', 0, 1) ?? 0.02,
-        batchDurationMs: intOption(values['batch-duration-ms'], 'batch-duration-ms', 0) ?? 1500,
-        outDir: values['out-dir'] ?? (await mkdtemp(join(tmpdir(), 'batchline-demo-'))),
-      },
-      io,
-    );
+    const { values } = parseCommandArgs('demo', args, flags, { min: 0, max: 0, what: 'no arguments, only flags' });
+    const options = {
+      requests: intFlag(values.requests, 'requests', 1) ?? 3000,
+      maxRequests: intFlag(values['max-requests'], 'max-requests', 1) ?? 400,
+      errorRate: numberFlag(values['error-rate'], 'error-rate', 0, 1) ?? 0.02,
+      batchDurationMs: intFlag(values['batch-duration-ms'], 'batch-duration-ms', 0) ?? 1500,
+    };
+    if (values['out-dir'] !== undefined) await checkDirectory(values['out-dir'], '--out-dir');
+    const outDir = values['out-dir'] ?? (await mkdtemp(join(tmpdir(), 'batchline-demo-')));
+    const statuses = await runDemo({ ...options, outDir }, io);
     return statuses.missing === 0 ? 0 : 1;
   },
 };
