@@ -53,7 +53,14 @@ export interface CallRequest {
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
 export class ApiClient {
+  /** The SDK instance for every JSON call, as the caller built it (or from options), retries off. */
   readonly sdk: OpenAI;
+  /**
+   * The same client for requests whose body streams from a file (uploads):
+   * built on the undici package's fetch when the SDK would use Node's own
+   * (see `streamingFetch`); a caller's custom fetch is kept as it is.
+   */
+  readonly streamingSdk: OpenAI;
   readonly policy: RetryPolicy;
   readonly timeoutMs: number;
   readonly #onRetry: ((event: RetryEvent) => void) | undefined;
@@ -63,6 +70,8 @@ export class ApiClient {
     this.timeoutMs = wholeNumberOption(options.timeoutMs, 'timeoutMs', DEFAULT_TIMEOUT_MS);
     this.#onRetry = options.onRetry;
     this.sdk = options.client ? options.client.withOptions({ maxRetries: 0 }) : buildSdk(options, this.timeoutMs);
+    const usesBuiltInFetch = (this.sdk as unknown as { fetch?: unknown }).fetch === globalThis.fetch;
+    this.streamingSdk = usesBuiltInFetch ? this.sdk.withOptions({ fetch: streamingFetch }) : this.sdk;
   }
 
   /** The secret to keep out of every message. */
@@ -122,8 +131,8 @@ function withoutOperation({ operation: _operation, ...where }: CallTarget) {
 }
 
 /**
- * The fetch the SDK is built with: the undici package's, not Node's own. Node
- * 24's built-in fetch keeps every chunk of a streamed request body until the
+ * The fetch for streamed request bodies: the undici package's, not Node's own.
+ * Node 24's built-in fetch keeps every chunk of a streamed request body until the
  * request ends (nodejs/undici#4058), so a 200 MB upload held 200 MB; the
  * undici package's fetch lets each chunk go once it is written.
  */
@@ -132,7 +141,6 @@ const streamingFetch = undiciFetch as unknown as typeof fetch;
 function buildSdk(options: ClientOptions, timeoutMs: number): OpenAI {
   try {
     return new OpenAI({
-      fetch: streamingFetch,
       apiKey: options.apiKey,
       baseURL: options.baseURL,
       organization: options.organization,

@@ -64,7 +64,7 @@ export async function uploadFile(client: ApiClient, shard: ShardDescriptor, opti
       const reader = new ShardRangeReader(shard, 0, shard.bytes, { verifyDigest: true, onBytes: (bytes) => sent.add(0, bytes) });
       const form = multipartBody({ purpose: 'batch' }, { field: 'file', filename, contentType: 'application/jsonl', content: reader.chunks() });
       try {
-        return await client.sdk.post<FileObject>('/files', { body: form.body, headers: { 'Content-Type': form.contentType }, ...request });
+        return await client.streamingSdk.post<FileObject>('/files', { body: form.body, headers: { 'Content-Type': form.contentType }, ...request });
       } catch (err) {
         if (reader.failure) throw reader.failure;
         mayExist = mayHaveActed(err);

@@ -134,7 +134,7 @@ async function sendPart(
       const reader = new ShardRangeReader(shard, part.start, part.end, { onBytes: (bytes) => sent.add(part.index, bytes) });
       const form = multipartBody({}, { field: 'data', filename: 'blob', contentType: 'application/octet-stream', content: reader.chunks() });
       try {
-        return await client.sdk.post<UploadPartObject>(`/uploads/${encodeURIComponent(uploadId)}/parts`, {
+        return await client.streamingSdk.post<UploadPartObject>(`/uploads/${encodeURIComponent(uploadId)}/parts`, {
           body: form.body,
           headers: { 'Content-Type': form.contentType },
           ...request,
