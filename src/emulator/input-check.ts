@@ -4,7 +4,7 @@
  * problem becomes a `BatchError` item with its 1-based line, and a file with
  * any problem fails the batch.
  */
-import { LineSplitter, isBlank } from '../core/lines.ts';
+import { LineSplitter, isBlank } from '../core/line-splitter.ts';
 import { AbortError, BatchlineError } from '../errors.ts';
 import type { BatchEndpoint, BatchErrorItem } from '../types.ts';
 import type { FileStore } from './contracts.ts';

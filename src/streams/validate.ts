@@ -3,7 +3,7 @@ import { BatchlineError, ValidationError } from '../errors.ts';
 import { RequestChecker, type RequestCheckerOptions } from '../core/request-checker.ts';
 import { checkRequestSpec, toRequest, type RequestSpec } from '../core/request-rules.ts';
 import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
-import { DecodedLine, isParsedLine } from '../core/lines.ts';
+import { DecodedLine, isParsedLine } from '../core/parsed-line.ts';
 import type { BatchEndpoint, ParsedLine, ValidRequest } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
 
