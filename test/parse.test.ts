@@ -81,6 +81,21 @@ t.test('skip counts and reports every invalid line and keeps the rest', async (t
   );
 });
 
+t.test('lines of a first write reach the next stage before a bad line after them is reported', async (t) => {
+  const heard: string[] = [];
+  const input = Buffer.from(`${request('a', 'x')}\n${request('b', 'x')}\nnope\n${request('c', 'x')}\n`);
+  const parser = parseSource(Readable.from([input]), { onInvalid: (err) => heard.push(`${err.code} ${err.line}`) });
+  const next = new Writable({
+    objectMode: true,
+    write(parsed: ParsedLine, _encoding, callback) {
+      heard.push(`line ${parsed.line}`);
+      callback();
+    },
+  });
+  await pipeline(parser, next);
+  t.same(heard, ['line 1', 'line 2', 'INVALID_JSON 3', 'line 4']);
+});
+
 t.test('takes objects from an async generator standing in for a database cursor', async (t) => {
   async function* rows() {
     for (let i = 1; i <= 5; i++) {

@@ -32,6 +32,10 @@ export class RequestParser extends Duplex {
   constructor(options: ParserOptions = {}) {
     super({ writableObjectMode: true, readableObjectMode: true, writableHighWaterMark: 8, readableHighWaterMark: 64 });
     this.parser = new LineParser(options, (line) => this.push(line));
+    // A Readable holds back what is pushed before its first read (a Transform opts out of that in its
+    // constructor). Reading nothing now lets the lines of the first writes go on as they are parsed,
+    // so that a bad line further on is not reported before the lines ahead of it reach the next stage.
+    this.read(0);
     destroyOnAbort(this, options.signal);
   }
 
