@@ -1,7 +1,8 @@
 /** batchline's public API: the stages, the emulator, the types and the errors. */
 export * from './errors.ts';
 export * from './types.ts';
-export { LineSplitter, DecodedLine, DEFAULT_MAX_LINE_BYTES, type LineSplitterOptions } from './core/lines.ts';
+export { LineSplitter, DEFAULT_MAX_LINE_BYTES } from './core/line-splitter.ts';
+export { DecodedLine } from './core/parsed-line.ts';
 export { createParser, parseSource, parseFile, RequestParser, type ParserOptions, type ParseStats, type RequestSource } from './streams/parse.ts';
 export { createValidator, RequestValidator, type ValidatorOptions, type ValidateStats } from './streams/validate.ts';
 export { createSharder, RequestSharder, DEFAULT_WRITE_BUFFER_BYTES, type SharderOptions, type ShardStats } from './streams/shard.ts';

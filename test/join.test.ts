@@ -268,7 +268,10 @@ t.test('an abort stops a join waiting on a stalled source, with ABORTED, and rem
   const controller = new AbortController();
   const join = joinResults({ input, results: [stalled], signal: controller.signal, tempDir: dir.dir });
   const run = collect(join);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  let ended = false;
+  run.then(() => (ended = true), () => (ended = true));
+  // Under way: its temp directory made, and what the stalled source sent read out of it.
+  while (!ended && (leftovers(dir.dir).length === 0 || stalled.readableLength > 0)) await new Promise((resolve) => setTimeout(resolve, 1));
   t.equal(leftovers(dir.dir).length, 1, 'the join is under way');
   const at = Date.now();
   controller.abort(new Error('user gave up'));

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { createParser, parseSource, type ParserOptions } from '../src/streams/parse.ts';
 import { createValidator } from '../src/streams/validate.ts';
 import type { ParsedLine } from '../src/types.ts';
-import { chunked, collect } from './helpers/streams.ts';
+import { chunked, collect, settled, turn } from './helpers/streams.ts';
 
 const CHUNK_SIZES = [1, 2, 3, 7, 64, 65536];
 
@@ -81,6 +81,21 @@ t.test('skip counts and reports every invalid line and keeps the rest', async (t
   );
 });
 
+t.test('lines of a first write reach the next stage before a bad line after them is reported', async (t) => {
+  const heard: string[] = [];
+  const input = Buffer.from(`${request('a', 'x')}\n${request('b', 'x')}\nnope\n${request('c', 'x')}\n`);
+  const parser = parseSource(Readable.from([input]), { onInvalid: (err) => heard.push(`${err.code} ${err.line}`) });
+  const next = new Writable({
+    objectMode: true,
+    write(parsed: ParsedLine, _encoding, callback) {
+      heard.push(`line ${parsed.line}`);
+      callback();
+    },
+  });
+  await pipeline(parser, next);
+  t.same(heard, ['line 1', 'line 2', 'INVALID_JSON 3', 'line 4']);
+});
+
 t.test('takes objects from an async generator standing in for a database cursor', async (t) => {
   async function* rows() {
     for (let i = 1; i <= 5; i++) {
@@ -143,7 +158,7 @@ t.test('one large write is pushed only as fast as it is read: queued objects sta
   const parser = createParser();
   let written = false;
   parser.write(big, () => (written = true));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await settled(() => `${parser.readableLength} ${written}`);
   const bound = parser.readableHighWaterMark;
   t.ok(parser.readableLength <= bound, `${parser.readableLength} objects queued with no reader (bound ${bound})`);
   t.notOk(written, 'the chunk is not called back for while lines of it wait');
@@ -191,6 +206,8 @@ t.test('a stalled consumer stops the source: buffering stays bounded', async (t)
   const source = new Readable({
     highWaterMark: 64 * 1024,
     read() {
+      // A bound, so that a parser that ignored backpressure fails this test rather than hangs it.
+      if (pulled > 64 * 1024 * 1024) return void this.destroy(new Error('the source was read without end'));
       const lines: Buffer[] = [];
       for (let i = 0; i < 64; i++) lines.push(Buffer.from(line.toString().replace('"x"', `"${id++}"`)));
       const chunk = Buffer.concat(lines);
@@ -212,11 +229,12 @@ t.test('a stalled consumer stops the source: buffering stays bounded', async (t)
     },
   });
   const done = pipeline(source, createParser(), createValidator(), sink).catch(() => undefined);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await settled(() => `${pulled} ${consumed}`);
+  t.equal(consumed, 10, 'the pipeline waits on the stalled consumer');
   const held = pulled - consumed * line.length;
   t.ok(held < 2 * 1024 * 1024, `held ${held} bytes while the consumer stalled`);
   const pulledWhileStalled = pulled;
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 10; i++) await turn();
   t.equal(pulled, pulledWhileStalled, 'no further reads while stalled');
   release();
   await done;
@@ -230,6 +248,8 @@ t.test('a stalled consumer behind large chunks: the parser queues no more than i
     const source = new Readable({
       highWaterMark: 1,
       read() {
+        // A bound, so that a parser that ignored backpressure fails this test rather than hangs it.
+        if (id > 2_000_000) return void this.destroy(new Error('the source was read without end'));
         const lines: string[] = [];
         for (let i = 0; i < linesPerChunk; i++) lines.push(`${request(String(id++), 'y')}\n`);
         this.push(Buffer.from(lines.join('')));
@@ -251,12 +271,13 @@ t.test('a stalled consumer behind large chunks: the parser queues no more than i
       },
     });
     const done = pipeline(source, parser, validator, sink).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await settled(() => `${id} ${consumed}`);
+    t.equal(consumed, 10, `${linesPerChunk} lines a chunk: the pipeline waits on the stalled consumer`);
     t.ok(parser.readableLength <= parser.readableHighWaterMark, `${linesPerChunk} lines a chunk: parser queues ${parser.readableLength}`);
     t.ok(parser.writableLength <= parser.writableHighWaterMark, `${linesPerChunk} lines a chunk: ${parser.writableLength} chunks wait to be split`);
     t.ok(validator.readableLength + validator.writableLength <= 200, `${linesPerChunk} lines a chunk: the validator holds ${validator.readableLength + validator.writableLength}`);
     const made = id;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 10; i++) await turn();
     t.equal(id, made, `${linesPerChunk} lines a chunk: no further reads while stalled`);
     release();
     await done;

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DecodedLine, LineSplitter, lineOutput } from '../src/core/lines.ts';
+import { LineSplitter } from '../src/core/line-splitter.ts';
+import { lineOutput } from '../src/core/line-output.ts';
+import { DecodedLine } from '../src/core/parsed-line.ts';
 import { UniqueIdSet } from '../src/core/unique-id-set.ts';
 import { pumpFile, readLineChunks } from '../src/io/file-reader.ts';
 import { parseFile, parseSource } from '../src/streams/parse.ts';
@@ -33,16 +35,18 @@ function collect(into: unknown[], delay = false): Writable {
   });
 }
 
-t.test('reuseCarry splits like the default at every chunk size, though the caller overwrites each chunk after push', async (t) => {
+t.test('splits alike at every chunk size, though the caller overwrites each chunk after push', async (t) => {
   const text = '\uFEFF{"a":"é"}\r\n\n  \n{"b":"日本語🙂"}\n' + '{"long":"' + 'x'.repeat(70_000) + '"}\n{"c":1}';
   const input = Buffer.from(text, 'utf8');
   const expected: Array<[number, string]> = [];
-  const plain = new LineSplitter(1 << 20, (bytes, line) => expected.push([line, bytes.toString('utf8')]));
-  plain.push(input);
-  plain.end();
+  const whole = new LineSplitter(1 << 20, (bytes, line) => expected.push([line, bytes.toString('utf8')]));
+  whole.push(input);
+  whole.end();
+  t.equal(expected.length, 6);
+  t.equal(expected[4][1].length, 70_011, 'the long line, which spans chunks below 64 KiB');
   for (const size of [1, 2, 3, 7, 64, 65536]) {
     const out: Array<[number, string]> = [];
-    const splitter = new LineSplitter(1 << 20, (bytes, line) => out.push([line, bytes.toString('utf8')]), { reuseCarry: true });
+    const splitter = new LineSplitter(1 << 20, (bytes, line) => out.push([line, bytes.toString('utf8')]));
     const chunk = Buffer.alloc(size);
     for (let i = 0; i < input.length; i += size) {
       const n = input.copy(chunk, 0, i, i + size);
@@ -55,9 +59,9 @@ t.test('reuseCarry splits like the default at every chunk size, though the calle
   }
 });
 
-t.test('a line spanning chunks stays intact until the next push with reuseCarry', async (t) => {
+t.test('a line spanning chunks stays intact until the next push', async (t) => {
   const held: Buffer[] = [];
-  const splitter = new LineSplitter(100, (bytes) => held.push(bytes), { reuseCarry: true });
+  const splitter = new LineSplitter(100, (bytes) => held.push(bytes));
   splitter.push(Buffer.from('{"a":'));
   splitter.push(Buffer.from('1}\n{"b":'));
   t.equal(held[0].toString(), '{"a":1}', 'the line assembled in one buffer is not touched by the carry that follows it');

@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
-import { LineSplitter } from '../../src/core/lines.ts';
+import { LineSplitter } from '../../src/core/line-splitter.ts';
 import { resultStatus } from '../../src/core/join/result-line.ts';
 import { joinResults } from '../../src/streams/join.ts';
 import { createJsonlSink } from '../../src/streams/sink.ts';

@@ -4,7 +4,7 @@
  * shared LineSplitter.
  */
 import { AbortError, BatchlineError, abortMessage, throwIfAborted } from '../errors.ts';
-import { LineSplitter } from '../core/lines.ts';
+import { LineSplitter } from '../core/line-splitter.ts';
 import { readLineChunks } from '../io/file-reader.ts';
 import { raceAbort } from '../streams/abortable.ts';
 
@@ -51,14 +51,10 @@ export async function* lineBatches(
 ): AsyncGenerator<LineBatch> {
   let batch: LineBatch = { lines: [], numbers: [] };
   // A batch is used up before the next push, so a line that spans chunks may be assembled in a reused buffer.
-  const splitter = new LineSplitter(
-    maxLineBytes,
-    (bytes, line) => {
-      batch.lines.push(bytes);
-      batch.numbers.push(line);
-    },
-    { reuseCarry: true },
-  );
+  const splitter = new LineSplitter(maxLineBytes, (bytes, line) => {
+    batch.lines.push(bytes);
+    batch.numbers.push(line);
+  });
   try {
     for await (const raw of chunksOf(source, maxLineBytes, signal)) {
       throwIfAborted(signal);

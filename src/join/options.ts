@@ -1,6 +1,6 @@
 /** The joiner's options, checked in one place, and the counts it keeps. */
 import { OptionError, type JoinError } from '../errors.ts';
-import { DEFAULT_MAX_LINE_BYTES } from '../core/lines.ts';
+import { DEFAULT_MAX_LINE_BYTES } from '../core/line-splitter.ts';
 import type { ResultStatus } from '../types.ts';
 import type { ByteSource } from './line-batches.ts';
 import { wholeNumberOption } from '../core/options.ts';

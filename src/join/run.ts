@@ -27,7 +27,7 @@ import { customIdOf, customIdText, requestIdOf } from '../core/join/custom-id.ts
 import { ResultMatcher } from '../core/join/match.ts';
 import { planPartitions } from '../core/join/partition.ts';
 import { parseResultLine } from '../core/join/result-line.ts';
-import { isBlank } from '../core/lines.ts';
+import { isBlank } from '../core/line-splitter.ts';
 import type { JoinedResult } from '../types.ts';
 import { writeAll } from '../io/write-all.ts';
 import { lineBatches, type ByteSource } from './line-batches.ts';

@@ -1,171 +1,87 @@
-import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
-import { BatchlineError, OptionError, ParseError } from '../errors.ts';
-import { DEFAULT_MAX_LINE_BYTES, DecodedLine, LineSplitter, ObjectLine, isBlank } from '../core/lines.ts';
-import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
+import { Duplex, Readable, pipeline } from 'node:stream';
+import { OptionError } from '../errors.ts';
+import { LineParser, type LineParserOptions, type ParseStats } from '../core/line-parser.ts';
 import { pumpFile, type PumpFileOptions } from '../io/file-reader.ts';
 import { destroyOnAbort } from './abortable.ts';
-import { wholeNumberOption } from '../core/options.ts';
 
-export interface ParserOptions {
-  /** A line longer than this (without its line break) fails with LINE_TOO_LARGE. Default 200,000,000. */
-  maxLineBytes?: number;
-  /** What to do with a line that is not JSON (INVALID_JSON). Default `'error'`. */
-  onInvalid?: InvalidPolicy;
-  /** How many skipped lines keep their error in `stats.skippedErrors`. Default 1000. */
-  maxReportedErrors?: number;
+export type { ParseStats };
+
+export interface ParserOptions extends LineParserOptions {
   signal?: AbortSignal;
-}
-
-export interface ParseStats {
-  /** Lines seen, blank ones included (objects count as one line each). */
-  lines: number;
-  blank: number;
-  /** Values emitted downstream. */
-  values: number;
-  skipped: number;
-  skippedErrors: BatchlineError[];
-  /** Input bytes read (0 for object input). */
-  bytes: number;
 }
 
 /**
  * JSONL bytes → `{line, value, bytes}`. Also takes plain objects (rows of a
  * database cursor, queue messages) and passes them on as `{line, value}`
  * without serialising, `line` being their 1-based position. One stream takes
- * bytes or objects, not both.
+ * bytes or objects, not both. The parsing is LineParser's; this is its face.
  *
  * A line from bytes is passed on as a DecodedLine: it holds the decoded text,
  * not a view into the chunk it came from, so the parser is done with a chunk
  * when it calls back for it (parseFile relies on this to reuse its buffers).
+ * A chunk is called back for only once its lines are all read or queued
+ * within the readable highWaterMark: one large write is not pushed all at once.
+ * (A Duplex, not a Transform: Transform would push every line of a chunk, and
+ * decide by itself when to call back for it.)
  */
-export class RequestParser extends Transform {
-  private readonly splitter: LineSplitter;
-  private readonly skipped: SkippedLines;
-  private mode: 'bytes' | 'objects' | undefined;
-  private objectLine = 0;
-  private inputBytes = 0;
-  private blankLines = 0;
-  private values = 0;
-  /** The callback for a byte chunk whose lines are not all pushed yet: the reader asked for no more. */
-  private heldCallback: TransformCallback | undefined;
+export class RequestParser extends Duplex {
+  private readonly parser: LineParser;
+  /** The callback for a chunk the parser stopped in because the reader had no room; _read goes on with it. */
+  private waiting: ((error?: Error | null) => void) | undefined;
 
   constructor(options: ParserOptions = {}) {
     super({ writableObjectMode: true, readableObjectMode: true, writableHighWaterMark: 8, readableHighWaterMark: 64 });
-    const maxLineBytes = wholeNumberOption(options.maxLineBytes, 'maxLineBytes', DEFAULT_MAX_LINE_BYTES);
-    this.skipped = new SkippedLines(checkInvalidPolicy(options.onInvalid), options.maxReportedErrors);
-    // Each line is decoded in onLine before the next push, so the splitter may reuse its carry buffers.
-    this.splitter = new LineSplitter(maxLineBytes, (bytes, line) => this.onLine(bytes, line), { reuseCarry: true });
+    this.parser = new LineParser(options, (line) => this.push(line));
+    // A Readable holds back what is pushed before its first read (a Transform opts out of that in its
+    // constructor). Reading nothing now lets the lines of the first writes go on as they are parsed,
+    // so that a bad line further on is not reported before the lines ahead of it reach the next stage.
+    this.read(0);
     destroyOnAbort(this, options.signal);
   }
 
   get stats(): ParseStats {
-    return {
-      lines: this.mode === 'objects' ? this.objectLine : this.splitter.line,
-      blank: this.blankLines,
-      values: this.values,
-      skipped: this.skipped.count,
-      skippedErrors: this.skipped.errors,
-      bytes: this.inputBytes,
-    };
+    return this.parser.stats;
   }
 
-  override _transform(chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      let done = true;
-      if (Buffer.isBuffer(chunk)) done = this.pushBytes(chunk);
-      else if (typeof chunk === 'string') done = this.pushBytes(Buffer.from(chunk, 'utf8'));
-      else if (chunk instanceof Uint8Array) done = this.pushBytes(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      else this.pushObject(chunk);
-      // A chunk of many lines stops where the reader's buffer filled up; _read goes on with it.
-      if (done) callback();
-      else this.heldCallback = callback;
-    } catch (err) {
-      callback(err as Error);
-    }
-  }
-
-  /**
-   * The reader wants more: the rest of a held chunk comes first. Transform
-   * holds back the next chunk by itself (it calls back for a chunk only once
-   * the reader has room), but not the lines within one, so one large write
-   * would otherwise be pushed all at once whatever the highWaterMark.
-   */
-  override _read(size: number): void {
-    const callback = this.heldCallback;
-    if (!callback) {
-      super._read(size);
-      return;
-    }
-    this.heldCallback = undefined;
-    const before = this.values;
+  override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     let done: boolean;
     try {
-      done = this.splitter.resume();
+      if (Buffer.isBuffer(chunk)) done = this.parser.bytes(chunk);
+      else if (typeof chunk === 'string') done = this.parser.bytes(Buffer.from(chunk, 'utf8'));
+      else if (chunk instanceof Uint8Array) done = this.parser.bytes(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      else done = this.parser.object(chunk === NULL_ROW ? null : chunk);
     } catch (err) {
       callback(err as Error);
       return;
     }
-    if (!done) {
-      this.heldCallback = callback;
+    if (done) callback();
+    else this.waiting = callback;
+  }
+
+  override _read(): void {
+    const callback = this.waiting;
+    if (callback === undefined) return;
+    this.waiting = undefined;
+    let done: boolean;
+    try {
+      done = this.parser.resume();
+    } catch (err) {
+      callback(err as Error);
       return;
     }
-    const pushed = this.values !== before;
+    if (done) callback();
+    else this.waiting = callback;
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      this.parser.end();
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    this.push(null);
     callback();
-    // Readable calls _read again only after a push. When the rest of the chunk pushed nothing (blank
-    // or skipped lines) and Transform then held the next chunk back for a reader with a full buffer,
-    // nothing would push: that chunk is let through here, and its first line pauses it again.
-    if (!pushed) super._read(size);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.splitter.end();
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
-  }
-
-  private setMode(mode: 'bytes' | 'objects'): void {
-    if (this.mode === mode) return;
-    if (this.mode !== undefined) {
-      throw new ParseError('MIXED_INPUT', 'the parser was given both bytes and objects; feed it one kind', {
-        line: (this.mode === 'objects' ? this.objectLine : this.splitter.line) + 1,
-      });
-    }
-    this.mode = mode;
-  }
-
-  /** False when the reader's buffer filled up part way through the chunk. */
-  private pushBytes(chunk: Buffer): boolean {
-    this.setMode('bytes');
-    this.inputBytes += chunk.length;
-    return this.splitter.push(chunk);
-  }
-
-  private pushObject(value: unknown): void {
-    this.setMode('objects');
-    const line = ++this.objectLine;
-    this.values++;
-    this.push(new ObjectLine(line, value === NULL_ROW ? null : value));
-  }
-
-  private onLine(bytes: Buffer, line: number): void {
-    if (isBlank(bytes)) {
-      this.blankLines++;
-      return;
-    }
-    let parsed: DecodedLine;
-    try {
-      parsed = DecodedLine.decode(bytes, line, JSON.parse);
-    } catch (err) {
-      this.skipped.handle(
-        new ParseError('INVALID_JSON', `line ${line} is not valid JSON: ${(err as Error).message}`, { line, cause: err }),
-      );
-      return;
-    }
-    this.values++;
-    if (!this.push(parsed)) this.splitter.pause();
   }
 }
 

@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BatchlineError, OptionError } from '../errors.ts';
-import { DecodedLine, lineOutput } from '../core/lines.ts';
+import { lineOutput } from '../core/line-output.ts';
+import { DecodedLine } from '../core/parsed-line.ts';
 import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
 import type { ShardDescriptor, ValidRequest } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
@@ -79,7 +80,7 @@ export class RequestSharder extends Transform {
   }
 
   override _transform(chunk: ValidRequest, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const step = this.write1(chunk);
+    const step = this.writeRequest(chunk);
     this.inflight = step;
     step.then(() => callback(), callback);
   }
@@ -103,7 +104,8 @@ export class RequestSharder extends Transform {
       .then(() => callback(error));
   }
 
-  private async write1(request: ValidRequest): Promise<void> {
+  /** Places the request in its shard (finishing the shards it closes, opening the one it starts) and appends it there. */
+  private async writeRequest(request: ValidRequest): Promise<void> {
     const { line, value } = request;
     // The line as it was read (its text, or its bytes) when it came as JSONL; otherwise one serialisation.
     const { raw, text, size } = lineOutput(request);

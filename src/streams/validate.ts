@@ -3,15 +3,12 @@ import { BatchlineError, ValidationError } from '../errors.ts';
 import { RequestChecker, type RequestCheckerOptions } from '../core/request-checker.ts';
 import { checkRequestSpec, toRequest, type RequestSpec } from '../core/request-rules.ts';
 import { SkippedLines, checkInvalidPolicy, type InvalidPolicy } from '../core/invalid-policy.ts';
-import { DecodedLine, isParsedLine } from '../core/lines.ts';
+import { DecodedLine, isParsedLine } from '../core/parsed-line.ts';
 import type { BatchEndpoint, ParsedLine, ValidRequest } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
 
+/** The checker's options (endpoint, routeByEndpoint, custom_id caps), and how rows and bad lines are handled. */
 export interface ValidatorOptions<Row = unknown> extends RequestCheckerOptions {
-  /** Every request must use this endpoint; by default the first request's url sets it. */
-  endpoint?: BatchEndpoint;
-  /** Allow several endpoints in one run; the sharder keeps them in separate shards. */
-  routeByEndpoint?: boolean;
   /** Build each request from a row first (database cursor, queue) with toRequest. */
   build?: RequestSpec<Row>;
   /** What to do with an invalid request. Default `'error'`: fail the pipeline with the first. */

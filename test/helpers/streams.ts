@@ -18,3 +18,24 @@ export function collect(into: unknown[]): Writable {
     },
   });
 }
+
+/** One turn of the event loop: every nextTick and promise job queued before it has run. */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Resolves once the in-memory streams under test have nothing left to do:
+ * `probe` (their counters, as a string) reads the same before and after a
+ * turn of the event loop. Streams move on nextTicks and promise jobs, which
+ * all run within one turn, so a turn that changes nothing means they wait.
+ */
+export async function settled(probe: () => string): Promise<void> {
+  let last = probe();
+  for (;;) {
+    await turn();
+    const now = probe();
+    if (now === last) return;
+    last = now;
+  }
+}

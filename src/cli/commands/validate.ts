@@ -1,6 +1,6 @@
 /** `batchline validate`: checks a request file against the Batch API rules, writing nothing. */
 import { Writable } from 'node:stream';
-import { lineOutput } from '../../core/lines.ts';
+import { lineOutput } from '../../core/line-output.ts';
 import { ShardPlan } from '../../core/shard-plan.ts';
 import { LimitError } from '../../errors.ts';
 import type { ValidRequest } from '../../types.ts';

@@ -5,7 +5,7 @@
  * any problem fails the batch.
  */
 import { MAX_BATCH_EMBEDDING_INPUTS } from '../../core/embedding-inputs.ts';
-import { LineSplitter, isBlank } from '../../core/lines.ts';
+import { LineSplitter, isBlank } from '../../core/line-splitter.ts';
 import { AbortError, BatchlineError } from '../../errors.ts';
 import type { BatchEndpoint, BatchErrorItem } from '../../types.ts';
 import { planRequest } from '../answers/responder.ts';
