@@ -1,32 +1,92 @@
-/** batchline's public API: the stages, the emulator, the types and the errors. */
-export * from './errors.ts';
-export * from './types.ts';
-export { LineSplitter, DEFAULT_MAX_LINE_BYTES } from './core/line-splitter.ts';
-export { DecodedLine } from './core/parsed-line.ts';
-export { createParser, parseSource, parseFile, RequestParser, type ParserOptions, type ParseStats, type RequestSource } from './streams/parse.ts';
-export { createValidator, RequestValidator, type ValidatorOptions, type ValidateStats } from './streams/validate.ts';
-export { createSharder, RequestSharder, DEFAULT_WRITE_BUFFER_BYTES, type SharderOptions, type ShardStats } from './streams/shard.ts';
-export { toRequest, checkRequest, REQUIRED_BODY_FIELDS, type RequestSpec } from './core/request-rules.ts';
-export { RequestChecker, type RequestCheckerOptions } from './core/request-checker.ts';
-export { UniqueIdSet, DEFAULT_MAX_CUSTOM_IDS, DEFAULT_MAX_CUSTOM_ID_BYTES, type UniqueIdSetOptions } from './core/unique-id-set.ts';
-export { ShardPlan, DEFAULT_MAX_SHARD_BYTES, DEFAULT_MAX_SHARD_REQUESTS, DEFAULT_MAX_OPEN_SHARDS, type ShardLimits, type PlannedShard } from './core/shard-plan.ts';
-export { type InvalidPolicy } from './core/invalid-policy.ts';
-export { joinResults, createJoiner, type JoinOptions, type JoinStats, type JoinIterable, type Joiner, type ResultSource } from './streams/join.ts';
-export { createJsonlSink, createCallbackSink, type JsonlSinkOptions, type CallbackSinkOptions } from './streams/sink.ts';
-export { resultStatus, parseResultLine } from './core/join/result-line.ts';
+/**
+ * batchline's public API: one factory (or one call) per stage, their options
+ * and counts, the shapes requests and results take, and the errors. Engine
+ * classes are exported as types only, for naming what a factory returns. The
+ * emulator is its own entry, `batchline/emulator`, so that importing a stage
+ * never loads an HTTP server.
+ */
+
+// Errors: every failure is a BatchlineError with a stable `code`.
 export {
-  startEmulator,
-  EmulatorClock,
-  EmulatorHttpError,
-  FaultPlan,
-  FAULT_KINDS,
-  type EmulatorOptions,
-  type EmulatorHandle,
-  type EmulatorLimits,
-  type FaultKind,
-  type FaultRule,
-  type FaultMatch,
-  type InjectedFault,
-} from './emulator/index.ts';
-export { BatchEngine, type BatchEngineOptions } from './emulator/batches/engine.ts';
-export { main as runCli } from './cli/main.ts';
+  BatchlineError,
+  OptionError,
+  ParseError,
+  ValidationError,
+  LimitError,
+  OverflowError,
+  JoinError,
+  BatchFailedError,
+  AbortError,
+  IoError,
+  ApiError,
+  type ErrorContext,
+  type ApiErrorContext,
+} from './errors.ts';
+
+// Shapes: requests, shards, results and the API's own objects.
+export {
+  SUPPORTED_ENDPOINTS,
+  TERMINAL_BATCH_STATUSES,
+  type BatchEndpoint,
+  type BatchStatus,
+  type BatchRequest,
+  type ParsedLine,
+  type ValidRequest,
+  type ShardDescriptor,
+  type UploadedShard,
+  type SubmittedShard,
+  type BatchResultLine,
+  type ResultStatus,
+  type JoinedResult,
+  type BatchObject,
+  type BatchErrorItem,
+  type BatchUsage,
+  type FileObject,
+  type UploadObject,
+  type UploadPartObject,
+  type ListPage,
+} from './types.ts';
+
+// parse → validate → shard
+export { createParser, parseSource, parseFile, type RequestParser, type ParserOptions, type ParseStats, type RequestSource } from './streams/parse.ts';
+export { DEFAULT_MAX_LINE_BYTES } from './core/line-splitter.ts';
+export type { DecodedLine } from './core/parsed-line.ts';
+export type { InvalidPolicy } from './core/invalid-policy.ts';
+export { createValidator, type RequestValidator, type ValidatorOptions, type ValidateStats } from './streams/validate.ts';
+export { toRequest, checkRequest, REQUIRED_BODY_FIELDS, type RequestSpec } from './core/request-rules.ts';
+export { DEFAULT_MAX_CUSTOM_IDS, DEFAULT_MAX_CUSTOM_ID_BYTES } from './core/unique-id-set.ts';
+export { createSharder, type RequestSharder, type SharderOptions, type ShardStats, DEFAULT_WRITE_BUFFER_BYTES } from './streams/shard.ts';
+export { DEFAULT_MAX_SHARD_BYTES, DEFAULT_MAX_SHARD_REQUESTS, DEFAULT_MAX_OPEN_SHARDS, type ShardLimits } from './core/shard-plan.ts';
+
+// The API client: one retry layer over the openai SDK.
+export { ApiClient, DEFAULT_TIMEOUT_MS, type ClientOptions, type RetryEvent } from './openai/client.ts';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './core/retry-policy.ts';
+
+// upload → submit → poll → download
+export { createUploader, uploadShards, DEFAULT_UPLOAD_CONCURRENCY, type UploaderOptions } from './streams/upload.ts';
+export { DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, DEFAULT_PART_CONCURRENCY, type ShardUploadOptions } from './openai/upload-shard.ts';
+export type { UploadProgress } from './openai/shard-source.ts';
+export { retrieveFile, deleteFile, listFiles, type ListFilesOptions } from './openai/files.ts';
+export { createSubmitter, type Submitter, type SubmitterOptions } from './streams/submit.ts';
+export { submitBatch, newRunId, type SubmitOptions, type SubmitBatchOptions, type SubmittedBatch, type OutputExpiresAfter } from './openai/submit.ts';
+export { createPoller, type PollerOptions, type PollInput, type PollOutput } from './streams/poll.ts';
+export { waitForBatch, type PollOptions, type WaitOptions, type PollProgress, type PolledShard, type OnFailed } from './openai/poll.ts';
+export { retrieveBatch, cancelBatch, listBatches, isTerminal, type BatchCallOptions, type ListBatchesOptions } from './openai/batches.ts';
+export { createDownloader, createFileDownloader, type DownloaderOptions, type FileDownloaderOptions } from './streams/download.ts';
+export type { DownloadOptions } from './openai/download.ts';
+export {
+  downloadResults,
+  downloadFile,
+  downloadBatchFiles,
+  resultFiles,
+  type DownloadInput,
+  type DownloadCallOptions,
+  type ResultChunk,
+  type DownloadedFile,
+  type DownloadedBatch,
+} from './openai/results.ts';
+
+// join → sink
+export { joinResults, createJoiner, type JoinOptions, type JoinStats, type JoinIterable, type Joiner, type ResultSource } from './streams/join.ts';
+export { resultStatus, parseResultLine } from './core/join/result-line.ts';
+export { createJsonlSink, createCallbackSink, type JsonlSinkOptions, type CallbackSinkOptions } from './streams/sink.ts';

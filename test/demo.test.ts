@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { runCli } from '../src/index.ts';
+import { main as runCli } from '../src/cli/main.ts';
 
 function capture() {
   const stream = new PassThrough();

@@ -3,7 +3,7 @@ import { hash32, seededRandom, shuffleInPlace, stableHex } from '../src/core/see
 import { estimateTokens } from '../src/core/tokens.ts';
 import type { RenderContext } from '../src/emulator/answers/request-plan.ts';
 import { planRequest, renderAnswer, renderUnfinished } from '../src/emulator/answers/responder.ts';
-import { BatchEngine } from '../src/index.ts';
+import { BatchEngine } from '../src/emulator/batches/engine.ts';
 import { chatLine, putInput, readLines, runToEnd, startEngine } from './helpers/batch-fixtures.ts';
 
 const ctx = (endpoint: RenderContext['endpoint']): RenderContext => ({ batchId: 'batch_x', endpoint, model: 'm', created: 1_700_000_000, seed: 1 });

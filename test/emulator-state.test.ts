@@ -3,7 +3,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { startEmulator } from '../src/index.ts';
+import { startEmulator } from '../src/emulator/index.ts';
 import { writeJsonAtomic } from '../src/io/atomic-write.ts';
 import { tempDir } from './helpers/temp.ts';
 

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { LineSplitter, LimitError } from '../src/index.ts';
+import { LimitError } from '../src/index.ts';
+import { LineSplitter } from '../src/core/line-splitter.ts';
 
 function split(input: Buffer, chunkSize: number, max = 1000): Array<[number, string]> {
   const out: Array<[number, string]> = [];

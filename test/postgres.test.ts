@@ -11,7 +11,8 @@ import OpenAI from 'openai';
 import pg from 'pg';
 import t from 'tap';
 import { runShardsOnApi } from '../src/cli/commands/demo.ts';
-import { startEmulator, type ShardDescriptor } from '../src/index.ts';
+import { startEmulator } from '../src/emulator/index.ts';
+import type { ShardDescriptor } from '../src/index.ts';
 
 const run = promisify(execFile);
 const baseUrl = process.env.BATCHLINE_TEST_PG_URL;
