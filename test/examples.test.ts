@@ -52,6 +52,18 @@ t.test('examples', async (t) => {
     for (const id of ['request-1', 'request-2', 'request-3']) t.match(out, new RegExp(`\\n${id} 200 `));
   });
 
+  t.test('whole-trip.ts takes a file through every stage to joined results, under injected faults', async (t) => {
+    const input = join(dir, 'trip.jsonl');
+    await writeDemoInput(input, 450);
+    const joined = join(dir, 'trip-joined.jsonl');
+    const out = await node('whole-trip.ts', [input, join(dir, 'trip-work'), joined]);
+    t.match(out, /^450 results in input order/);
+    const wanted = (await readFile(input, 'utf8')).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l).custom_id);
+    const results = (await readFile(joined, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    t.same(results.map((r) => r.custom_id), wanted, 'one result per request, in input order');
+    t.equal(results.filter((r) => r.status === 'missing').length, 0);
+  });
+
   t.test('join-results.ts writes joined JSONL and feeds a callback', async (t) => {
     const input = join(dir, 'join-input.jsonl');
     const lines = ['a', 'b', 'c'].map((id) =>
