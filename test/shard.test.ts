@@ -289,8 +289,11 @@ t.test('never writes over an earlier run: an existing shard file is SHARD_EXISTS
   const first = await shard([line('a'), line('b'), line('c')].join('\n'), { maxRequests: 2 }, dir);
   const before = await Promise.all(first.map((s) => readFile(s.path, 'utf8')));
   await t.rejects(shard([line('x'), line('y'), line('z')].join('\n'), { maxRequests: 2 }, dir), {
+    name: 'IoError',
     code: 'SHARD_EXISTS',
     shard: 0,
+    path: `${dir}/shard-00000.jsonl`,
+    syscallCode: 'EEXIST',
     message: /shard-00000\.jsonl already exists/,
   });
   t.same(await readdir(dir), ['shard-00000.jsonl', 'shard-00001.jsonl'], 'no file added');
@@ -305,8 +308,9 @@ t.test('never writes over an earlier run: an existing shard file is SHARD_EXISTS
 });
 
 t.test('refuses bad options by name', async (t) => {
-  t.throws(() => createSharder({} as SharderOptions), { code: 'INVALID_OPTION', message: /dir/ });
-  t.throws(() => createSharder({ dir: 'x', maxBytes: 0 }), { code: 'INVALID_OPTION', message: /maxBytes/ });
-  t.throws(() => createSharder({ dir: 'x', maxRequests: 1.5 }), { code: 'INVALID_OPTION', message: /maxRequests/ });
-  t.throws(() => createSharder({ dir: 'x', prefix: '../up' }), { code: 'INVALID_OPTION', message: /prefix/ });
+  t.throws(() => createSharder({} as SharderOptions), { code: 'INVALID_OPTION', option: 'dir', message: /dir/ });
+  t.throws(() => createSharder({ dir: 'x', maxBytes: 0 }), { code: 'INVALID_OPTION', option: 'maxBytes', message: /maxBytes/ });
+  t.throws(() => createSharder({ dir: 'x', maxRequests: 1.5 }), { code: 'INVALID_OPTION', option: 'maxRequests', message: /maxRequests/ });
+  t.throws(() => createSharder({ dir: 'x', prefix: '../up' }), { code: 'INVALID_OPTION', option: 'prefix', message: /prefix/ });
+  t.throws(() => createSharder({ dir: 'x', maxEmbeddingInputs: -1 }), { code: 'INVALID_OPTION', option: 'maxEmbeddingInputs' });
 });

@@ -1,11 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
-import { BatchlineError, OptionError } from '../errors.ts';
+import { BatchlineError, invalidOption, IoError } from '../errors.ts';
 import { lineOutput } from '../core/line-output.ts';
 import { DecodedLine } from '../core/parsed-line.ts';
 import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
 import type { ShardDescriptor, ValidRequest } from '../types.ts';
+import { systemCode, systemReason } from '../io/system-error.ts';
 import { destroyOnAbort } from './abortable.ts';
 import { ShardFile } from './shard-file.ts';
 import { wholeNumberOption } from '../core/options.ts';
@@ -58,13 +59,13 @@ export class RequestSharder extends Transform {
   constructor(options: SharderOptions) {
     super({ objectMode: true, highWaterMark: 64 });
     if (typeof options?.dir !== 'string' || options.dir.length === 0) {
-      throw new OptionError('INVALID_OPTION', 'dir must name the directory for the shard files');
+      throw invalidOption('dir', 'dir must name the directory for the shard files');
     }
     this.plan = new ShardPlan(options);
     this.dir = resolve(options.dir);
     this.prefix = options.prefix ?? 'shard';
     if (!/^[\w.-]+$/.test(this.prefix)) {
-      throw new OptionError('INVALID_OPTION', `prefix must be letters, digits, '.', '_' or '-', got ${JSON.stringify(this.prefix)}`);
+      throw invalidOption('prefix', `prefix must be letters, digits, '.', '_' or '-', got ${JSON.stringify(this.prefix)}`);
     }
     this.writeBufferBytes = wholeNumberOption(options.writeBufferBytes, 'writeBufferBytes', DEFAULT_WRITE_BUFFER_BYTES);
     destroyOnAbort(this, options.signal);
@@ -121,7 +122,15 @@ export class RequestSharder extends Transform {
 
   private async openShard(plan: PlannedShard): Promise<OpenShard> {
     if (!this.dirReady) {
-      await mkdir(this.dir, { recursive: true });
+      await mkdir(this.dir, { recursive: true }).catch((err: unknown) => {
+        // A recursive mkdir fails with EEXIST only when a file stands where the directory should be.
+        const why = systemCode(err) === 'EEXIST' ? 'a file is in its place' : systemReason(err);
+        throw new IoError('SHARD_WRITE_FAILED', `could not create the directory ${this.dir}: ${why}`, {
+          path: this.dir,
+          syscallCode: systemCode(err),
+          cause: err,
+        });
+      });
       this.dirReady = true;
     }
     const shard: OpenShard = { plan, file: new ShardFile(plan.index, this.shardPath(plan.index), this.writeBufferBytes) };

@@ -1,7 +1,7 @@
 /** `batchline join`: one result line per input request, in input order. */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BatchlineError, JoinError, OptionError } from '../../errors.ts';
+import { BatchlineError, invalidOption, JoinError } from '../../errors.ts';
 import { joinResults, type JoinStats } from '../../streams/join.ts';
 import { createJsonlSink } from '../../streams/sink.ts';
 import type { JoinedResult, ResultStatus } from '../../types.ts';
@@ -55,7 +55,7 @@ export const joinCommand: Command = {
     const prepared = await prepare(report, async () => {
       const [input, ...results] = positionals;
       if (positionals.filter((path) => path === '-').length > 1) {
-        throw new OptionError('INVALID_OPTION', 'stdin (-) can stand for one file only');
+        throw invalidOption('arguments', 'stdin (-) can stand for one file only');
       }
       const skip = onInvalidFlag(values['on-invalid']) === 'skip';
       const fromStdin = (path: string) => (path === '-' ? (io.stdin as AsyncIterable<Buffer>) : path);
