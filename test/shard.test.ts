@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile, readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { countEmbeddingInputs } from '../src/core/embedding-inputs.ts';
 import { createParser, parseSource } from '../src/streams/parse.ts';
 import { createSharder, type SharderOptions } from '../src/streams/shard.ts';
 import { createValidator } from '../src/streams/validate.ts';
@@ -146,6 +147,41 @@ t.test('mixed models and endpoints go to separate shards, each in input order', 
     shards.reduce((n, s) => n + s.requests, 0),
     12,
   );
+});
+
+t.test('embeddings requests with many inputs split into shards of at most maxEmbeddingInputs inputs', async (t) => {
+  const embed = (id: string, input: unknown) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/embeddings', body: { model: 'e', input } });
+  const texts = (id: string, n: number) => Array.from({ length: n }, (_, i) => `${id}-${i}`);
+  const rows = [
+    embed('a', texts('a', 4)),
+    embed('b', texts('b', 3)),
+    embed('c', texts('c', 3)),
+    embed('d', 'one text'),
+    embed('e', texts('e', 5)),
+    embed('f', [[1, 2], [3]]),
+    embed('g', [7, 8, 9]),
+    embed('h', texts('h', 2)),
+    embed('i', texts('i', 2)),
+  ];
+  const dir = t.testdir();
+  const shards = await shard(rows.join('\n'), { maxEmbeddingInputs: 5 }, dir);
+  const inputsPerShard: number[][] = [];
+  const ids: string[] = [];
+  for (const s of shards) {
+    const requests = (await readFile(s.path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    inputsPerShard.push(requests.map((r) => countEmbeddingInputs(r.body.input)));
+    ids.push(...requests.map((r) => r.custom_id));
+  }
+  // 4 | 3 | 3 + 1 | 5 (exactly full) | 2 (token arrays) + 1 (one token-id array) + 2 | 2
+  t.same(inputsPerShard, [[4], [3], [3, 1], [5], [2, 1, 2], [2]]);
+  t.ok(inputsPerShard.every((inputs) => inputs.reduce((a, b) => a + b, 0) <= 5), 'no shard holds more than maxEmbeddingInputs');
+  t.same(ids, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'], 'every request, in input order');
+
+  await t.rejects(shard([embed('ok', 'x'), embed('huge', texts('huge', 6))].join('\n'), { maxEmbeddingInputs: 5 }, t.testdir()), {
+    code: 'TOO_MANY_EMBEDDING_INPUTS',
+    line: 2,
+    customId: 'huge',
+  });
 });
 
 t.test('more routes than maxOpenShards: the least recently used shard is finished, every request lands in order', async (t) => {

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BatchlineError, invalidOption, IoError } from '../errors.ts';
+import { countEmbeddingInputs } from '../core/embedding-inputs.ts';
 import { lineOutput } from '../core/line-output.ts';
 import { DecodedLine } from '../core/parsed-line.ts';
 import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
@@ -111,7 +112,8 @@ export class RequestSharder extends Transform {
     // The line as it was read (its text, or its bytes) when it came as JSONL; otherwise one serialisation.
     const { raw, text, size } = lineOutput(request);
     const original = raw !== undefined || request instanceof DecodedLine;
-    const placement = this.plan.place(value.url, value.body.model, size + 1, line, value.custom_id);
+    const inputs = value.url === '/v1/embeddings' ? countEmbeddingInputs(value.body.input) : undefined;
+    const placement = this.plan.place(value.url, value.body.model, size + 1, line, value.custom_id, inputs);
     if (placement.closedBefore) await this.finishShard(placement.closedBefore);
     const shard = this.open.get(placement.shard.index) ?? (await this.openShard(placement.shard));
     await shard.file.append(raw, text, size);
