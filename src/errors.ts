@@ -2,9 +2,13 @@
  * The error tree. Every failure batchline reports is a BatchlineError with a
  * stable string `code`, plus whatever location is known: the 1-based input
  * `line`, the request's `customId`, the `shard` index, the `batchId`, the
- * `fileId` and the `uploadId`.
+ * `fileId` and the `uploadId`. The codes, their meanings and the class that
+ * carries each are listed once, in ERROR_CODES (error-codes.ts).
  */
+import type { ErrorCode, ErrorCodeOf } from './error-codes.ts';
 import type { BatchErrorItem, BatchObject } from './types.ts';
+
+export { ERROR_CODES, type ErrorClassName, type ErrorCode, type ErrorCodeInfo, type ErrorCodeOf } from './error-codes.ts';
 
 export interface ErrorContext {
   line?: number | undefined;
@@ -18,7 +22,7 @@ export interface ErrorContext {
 }
 
 export class BatchlineError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   // `declare`: set only when known, so an error's own keys (and its JSON) hold no `undefined` locations.
   declare line?: number;
   declare customId?: string;
@@ -27,7 +31,7 @@ export class BatchlineError extends Error {
   declare fileId?: string;
   declare uploadId?: string;
 
-  constructor(code: string, message: string, context: ErrorContext = {}) {
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
     this.name = new.target.name;
     this.code = code;
@@ -49,23 +53,74 @@ export class BatchlineError extends Error {
   }
 }
 
-/** A bad option passed to a stage or command. */
-export class OptionError extends BatchlineError {}
+/**
+ * A bad option passed to a stage or command; `option` names it as it was
+ * given: `maxBytes`, `retry.maxAttempts`, `limits.maxFileBytes`, a CLI flag
+ * as `--max-bytes`, or `arguments` for a command's positional arguments.
+ */
+export class OptionError extends BatchlineError {
+  declare readonly code: ErrorCodeOf<'OptionError'>;
+  readonly option: string;
+
+  constructor(code: ErrorCodeOf<'OptionError'>, message: string, context: ErrorContext & { option: string }) {
+    super(code, message, context);
+    this.option = context.option;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), option: this.option };
+  }
+}
+
+/** INVALID_OPTION naming the option. */
+export function invalidOption(option: string, message: string, context: ErrorContext = {}): OptionError {
+  return new OptionError('INVALID_OPTION', message, { ...context, option });
+}
 
 /** Input bytes that are not a JSON object per line. */
-export class ParseError extends BatchlineError {}
+export class ParseError extends BatchlineError {
+  declare readonly code: ErrorCodeOf<'ParseError'>;
+
+  constructor(code: ErrorCodeOf<'ParseError'>, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+  }
+}
 
 /** A request that breaks a Batch API rule. */
-export class ValidationError extends BatchlineError {}
+export class ValidationError extends BatchlineError {
+  declare readonly code: ErrorCodeOf<'ValidationError'>;
 
-/** A request or shard that cannot fit the per-file limits. */
-export class LimitError extends BatchlineError {}
+  constructor(code: ErrorCodeOf<'ValidationError'>, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+  }
+}
+
+/** A request or line that cannot fit the per-file limits. */
+export class LimitError extends BatchlineError {
+  declare readonly code: ErrorCodeOf<'LimitError'>;
+
+  constructor(code: ErrorCodeOf<'LimitError'>, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+  }
+}
 
 /** A buffer that would grow past its cap. */
-export class OverflowError extends BatchlineError {}
+export class OverflowError extends BatchlineError {
+  declare readonly code: ErrorCodeOf<'OverflowError'>;
+
+  constructor(code: ErrorCodeOf<'OverflowError'>, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+  }
+}
 
 /** A result line that cannot be matched to the input. */
-export class JoinError extends BatchlineError {}
+export class JoinError extends BatchlineError {
+  declare readonly code: ErrorCodeOf<'JoinError'>;
+
+  constructor(code: ErrorCodeOf<'JoinError'>, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+  }
+}
 
 export interface BatchFailedContext extends ErrorContext {
   /** The batch's final status. */
@@ -87,12 +142,13 @@ const MAX_ITEMS_IN_JSON = 10;
  * enqueued-token limit refused it (resubmit once other batches finish).
  */
 export class BatchFailedError extends BatchlineError {
+  declare readonly code: ErrorCodeOf<'BatchFailedError'>;
   declare status?: string;
   declare apiCode?: string;
   readonly items: readonly BatchErrorItem[];
   declare batch?: BatchObject;
 
-  constructor(code: string, message: string, context: BatchFailedContext = {}) {
+  constructor(code: ErrorCodeOf<'BatchFailedError'>, message: string, context: BatchFailedContext = {}) {
     super(code, message, context);
     this.items = context.items ?? [];
     if (context.status !== undefined) this.status = context.status;
@@ -110,12 +166,19 @@ export class BatchFailedError extends BatchlineError {
   }
 }
 
+export interface IoErrorContext extends ErrorContext {
+  path?: string | undefined;
+  /** The system's code (ENOENT, EACCES …), kept out of the message. */
+  syscallCode?: string | undefined;
+}
+
 /** A file-system failure: `path` names the file or directory, `syscallCode` the system's code (ENOENT, EACCES …). */
 export class IoError extends BatchlineError {
+  declare readonly code: ErrorCodeOf<'IoError'>;
   declare path?: string;
   declare syscallCode?: string;
 
-  constructor(code: string, message: string, context: ErrorContext & { path?: string | undefined; syscallCode?: string | undefined } = {}) {
+  constructor(code: ErrorCodeOf<'IoError'>, message: string, context: IoErrorContext = {}) {
     super(code, message, context);
     if (context.path !== undefined) this.path = context.path;
     if (context.syscallCode !== undefined) this.syscallCode = context.syscallCode;
@@ -150,6 +213,7 @@ export interface ApiErrorContext extends ErrorContext {
  * request headers are kept.
  */
 export class ApiError extends BatchlineError {
+  declare readonly code: ErrorCodeOf<'ApiError'>;
   declare status?: number;
   declare apiCode?: string;
   declare requestId?: string;
@@ -157,7 +221,7 @@ export class ApiError extends BatchlineError {
   declare retryAfterMs?: number;
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, context: ApiErrorContext = {}) {
+  constructor(code: ErrorCodeOf<'ApiError'>, message: string, context: ApiErrorContext = {}) {
     super(code, message, context);
     this.retryable = context.retryable ?? false;
     if (context.status !== undefined) this.status = context.status;
@@ -179,6 +243,8 @@ export class ApiError extends BatchlineError {
 
 /** The operation was aborted through its AbortSignal. */
 export class AbortError extends BatchlineError {
+  declare readonly code: 'ABORTED';
+
   constructor(message = 'The operation was aborted', context: ErrorContext = {}) {
     super('ABORTED', message, context);
   }

@@ -75,6 +75,17 @@ t.test('validate reports a request too large for a shard like any bad line, coun
   t.notMatch(stop.stderr, /INVALID_JSON/, 'stops at the first');
 });
 
+t.test('validate counts embeddings shards by their inputs, 50,000 a batch, and reports a request over that', async (t) => {
+  const embed = (id: string, inputs: number) =>
+    JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/embeddings', body: { model: 'e', input: Array.from({ length: inputs }, () => 'x') } });
+  const input = [embed('a', 30_000), embed('b', 30_000), embed('huge', 50_001), embed('c', 20_000)].join('\n');
+  const run = await cli(['validate', '-', '--on-invalid', 'skip'], input);
+  t.equal(run.code, 1);
+  const lines = run.stderr.trim().split('\n');
+  t.match(lines[0], /^batchline: TOO_MANY_EMBEDDING_INPUTS: .*50001 embedding inputs.*\(line=3 customId="huge"\)$/);
+  t.match(lines[1], /^batchline validate: 4 lines, 3 requests, 2 shards, 1 skipped/, '30,000 + 30,000 inputs need two shards; 30,000 + 20,000 fit one');
+});
+
 t.test('an input without a request is EMPTY_INPUT, as the Batch API refuses an empty file', async (t) => {
   const dir = t.testdir({ 'empty.jsonl': '', 'blank.jsonl': '\n\n' });
   const empty = await cli(['validate', `${dir}/empty.jsonl`]);

@@ -82,7 +82,7 @@ t.test('a failed join says how far it got, in counts that add up, after its erro
   const run = io();
   t.equal(await main(['join', input, out, '--temp-dir', dir.dir], run), 1);
   const [error, summary, rest] = run.err().split('\n');
-  t.match(error, /^batchline: CONFLICTING_RESULT: results\[0\] \(.*out\.jsonl\) line 11: a second, different result for custom_id "r7" \(input line 8\); --on-invalid skip would keep the first one read and go on/);
+  t.match(error, /^batchline: CONFLICTING_RESULT: results\[0\] \(.*out\.jsonl\) line 11: a second, different result for custom_id "r7" \(input line 8\) \(line=11 customId="r7"\)$/);
   t.notMatch(error, /is kept/, 'nothing is kept: the run fails');
   const counts = /stopped after (\d+) of 10 requests read: (\d+) succeeded, 0 failed, 0 rejected, 0 expired, 0 cancelled, 0 missing; 11 result lines/.exec(summary);
   t.ok(counts, summary);

@@ -104,14 +104,16 @@ t.test('keeps one of identical duplicate results and refuses differing ones', as
     code: 'CONFLICTING_RESULT',
     customId: 'b',
     line: 1,
-    message: /other\.jsonl\) line 1.*input line 2/,
+    message: /other\.jsonl\) line 1.*input line 2\)$/,
   });
+  await t.rejects(collect(joinResults({ input, results: [out, other], tempDir: dir.dir })), { message: /^(?!.*is kept)/ }, 'nothing is kept: the join stops');
 
   const issues: JoinError[] = [];
   const lenient = joinResults({ input, results: [out, again, other], tempDir: dir.dir, onIssue: (i) => issues.push(i) });
   const results = await collect(lenient);
   t.same(results.map((r) => r.status), ['succeeded', 'succeeded'], 'the first result read is kept');
   t.same(issues.map((i) => i.code).sort(), ['CONFLICTING_RESULT', 'DUPLICATE_RESULT']);
+  t.match(issues.find((i) => i.code === 'CONFLICTING_RESULT')?.message, /input line 2\); the first one read is kept$/, 'taken by onIssue: the run goes on');
   t.same([lenient.stats.duplicates, lenient.stats.conflicting], [1, 1]);
 });
 

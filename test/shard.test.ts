@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile, readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { countEmbeddingInputs } from '../src/core/embedding-inputs.ts';
 import { createParser, parseSource } from '../src/streams/parse.ts';
 import { createSharder, type SharderOptions } from '../src/streams/shard.ts';
 import { createValidator } from '../src/streams/validate.ts';
@@ -148,6 +149,41 @@ t.test('mixed models and endpoints go to separate shards, each in input order', 
   );
 });
 
+t.test('embeddings requests with many inputs split into shards of at most maxEmbeddingInputs inputs', async (t) => {
+  const embed = (id: string, input: unknown) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/embeddings', body: { model: 'e', input } });
+  const texts = (id: string, n: number) => Array.from({ length: n }, (_, i) => `${id}-${i}`);
+  const rows = [
+    embed('a', texts('a', 4)),
+    embed('b', texts('b', 3)),
+    embed('c', texts('c', 3)),
+    embed('d', 'one text'),
+    embed('e', texts('e', 5)),
+    embed('f', [[1, 2], [3]]),
+    embed('g', [7, 8, 9]),
+    embed('h', texts('h', 2)),
+    embed('i', texts('i', 2)),
+  ];
+  const dir = t.testdir();
+  const shards = await shard(rows.join('\n'), { maxEmbeddingInputs: 5 }, dir);
+  const inputsPerShard: number[][] = [];
+  const ids: string[] = [];
+  for (const s of shards) {
+    const requests = (await readFile(s.path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    inputsPerShard.push(requests.map((r) => countEmbeddingInputs(r.body.input)));
+    ids.push(...requests.map((r) => r.custom_id));
+  }
+  // 4 | 3 | 3 + 1 | 5 (exactly full) | 2 (token arrays) + 1 (one token-id array) + 2 | 2
+  t.same(inputsPerShard, [[4], [3], [3, 1], [5], [2, 1, 2], [2]]);
+  t.ok(inputsPerShard.every((inputs) => inputs.reduce((a, b) => a + b, 0) <= 5), 'no shard holds more than maxEmbeddingInputs');
+  t.same(ids, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'], 'every request, in input order');
+
+  await t.rejects(shard([embed('ok', 'x'), embed('huge', texts('huge', 6))].join('\n'), { maxEmbeddingInputs: 5 }, t.testdir()), {
+    code: 'TOO_MANY_EMBEDDING_INPUTS',
+    line: 2,
+    customId: 'huge',
+  });
+});
+
 t.test('more routes than maxOpenShards: the least recently used shard is finished, every request lands in order', async (t) => {
   // 17 models round-robin, past the default cap of 16 open shards.
   const models = Array.from({ length: 17 }, (_, m) => `model-${m}`);
@@ -289,8 +325,11 @@ t.test('never writes over an earlier run: an existing shard file is SHARD_EXISTS
   const first = await shard([line('a'), line('b'), line('c')].join('\n'), { maxRequests: 2 }, dir);
   const before = await Promise.all(first.map((s) => readFile(s.path, 'utf8')));
   await t.rejects(shard([line('x'), line('y'), line('z')].join('\n'), { maxRequests: 2 }, dir), {
+    name: 'IoError',
     code: 'SHARD_EXISTS',
     shard: 0,
+    path: `${dir}/shard-00000.jsonl`,
+    syscallCode: 'EEXIST',
     message: /shard-00000\.jsonl already exists/,
   });
   t.same(await readdir(dir), ['shard-00000.jsonl', 'shard-00001.jsonl'], 'no file added');
@@ -305,8 +344,9 @@ t.test('never writes over an earlier run: an existing shard file is SHARD_EXISTS
 });
 
 t.test('refuses bad options by name', async (t) => {
-  t.throws(() => createSharder({} as SharderOptions), { code: 'INVALID_OPTION', message: /dir/ });
-  t.throws(() => createSharder({ dir: 'x', maxBytes: 0 }), { code: 'INVALID_OPTION', message: /maxBytes/ });
-  t.throws(() => createSharder({ dir: 'x', maxRequests: 1.5 }), { code: 'INVALID_OPTION', message: /maxRequests/ });
-  t.throws(() => createSharder({ dir: 'x', prefix: '../up' }), { code: 'INVALID_OPTION', message: /prefix/ });
+  t.throws(() => createSharder({} as SharderOptions), { code: 'INVALID_OPTION', option: 'dir', message: /dir/ });
+  t.throws(() => createSharder({ dir: 'x', maxBytes: 0 }), { code: 'INVALID_OPTION', option: 'maxBytes', message: /maxBytes/ });
+  t.throws(() => createSharder({ dir: 'x', maxRequests: 1.5 }), { code: 'INVALID_OPTION', option: 'maxRequests', message: /maxRequests/ });
+  t.throws(() => createSharder({ dir: 'x', prefix: '../up' }), { code: 'INVALID_OPTION', option: 'prefix', message: /prefix/ });
+  t.throws(() => createSharder({ dir: 'x', maxEmbeddingInputs: -1 }), { code: 'INVALID_OPTION', option: 'maxEmbeddingInputs' });
 });

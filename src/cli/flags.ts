@@ -1,6 +1,6 @@
 /** Reading a command's arguments: every flag and argument checked, none ignored, each fault a coded OptionError. */
 import { parseArgs } from 'node:util';
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 import { wholeNumberOption } from '../core/options.ts';
 import type { FlagSpecs } from './command.ts';
 
@@ -28,21 +28,23 @@ export function parseCommandArgs<T extends FlagSpecs>(name: string, args: string
   for (const arg of end === -1 ? args : args.slice(0, end)) {
     const flag = /^--([^=]+)/.exec(arg)?.[1];
     if (flag !== undefined && Object.hasOwn(RETIRED_FLAGS, flag) && !Object.hasOwn(flags, flag)) {
-      throw new OptionError('INVALID_OPTION', `--${flag} is no longer a flag: use ${RETIRED_FLAGS[flag]} (the bad-line policy is one flag on every command)`);
+      throw invalidOption(`--${flag}`, `--${flag} is no longer a flag: use ${RETIRED_FLAGS[flag]} (the bad-line policy is one flag on every command)`);
     }
   }
   let parsed;
   try {
     parsed = parseArgs({ args, options: flags, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new OptionError('INVALID_OPTION', `${(err as Error).message} (see \`batchline help ${name}\`)`);
+    // parseArgs names the flag in its message only: `Unknown option '--x'`, `Option '-o, --output <value>' argument missing`.
+    const flag = /'(?:-\w, )?(--?[^'\s]+)/.exec((err as Error).message)?.[1] ?? 'arguments';
+    throw invalidOption(flag, `${(err as Error).message} (see \`batchline help ${name}\`)`);
   }
   const count = parsed.positionals.length;
   if (count > positionals.max) {
     const extra = parsed.positionals[positionals.max];
-    throw new OptionError('INVALID_OPTION', `unexpected argument ${JSON.stringify(extra)}: ${name} takes ${positionals.what}`);
+    throw invalidOption('arguments', `unexpected argument ${JSON.stringify(extra)}: ${name} takes ${positionals.what}`);
   }
-  if (count < positionals.min) throw new OptionError('INVALID_OPTION', `${name} takes ${positionals.what}`);
+  if (count < positionals.min) throw invalidOption('arguments', `${name} takes ${positionals.what}`);
   return parsed;
 }
 
@@ -56,7 +58,7 @@ export function numberFlag(text: string | undefined, flag: string, min: number, 
   if (text === undefined) return undefined;
   const n = text.trim() === '' ? NaN : Number(text);
   if (!Number.isFinite(n) || n < min || n > max) {
-    throw new OptionError('INVALID_OPTION', `--${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    throw invalidOption(`--${flag}`, `--${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
   }
   return n;
 }
@@ -64,5 +66,5 @@ export function numberFlag(text: string | undefined, flag: string, min: number, 
 /** The bad-line policy every command that reads lines takes: `--on-invalid error|skip`, `error` by default. */
 export function onInvalidFlag(text: string | undefined): 'error' | 'skip' {
   if (text === undefined || text === 'error' || text === 'skip') return text ?? 'error';
-  throw new OptionError('INVALID_OPTION', `--on-invalid takes error or skip, got ${JSON.stringify(text)}`);
+  throw invalidOption('--on-invalid', `--on-invalid takes error or skip, got ${JSON.stringify(text)}`);
 }

@@ -1,4 +1,5 @@
-import { BatchlineError, IoError } from '../errors.ts';
+import { BatchlineError, type ErrorCode } from '../errors.ts';
+import { asIoFailure } from '../io/system-error.ts';
 
 /**
  * The error as a BatchlineError: a raw file-system error that escaped a
@@ -6,14 +7,12 @@ import { BatchlineError, IoError } from '../errors.ts';
  * IoError carrying its path and system code, so neither is printed twice.
  */
 export function toBatchlineError(err: unknown): BatchlineError | undefined {
-  if (err instanceof BatchlineError) return err;
-  const errno = err as NodeJS.ErrnoException | null;
-  if (errno instanceof Error && typeof errno.code === 'string' && typeof errno.syscall === 'string') {
-    const message = errno.message.startsWith(`${errno.code}: `) ? errno.message.slice(errno.code.length + 2) : errno.message;
-    return new IoError('IO_FAILED', message, { path: errno.path, syscallCode: errno.code, cause: err });
-  }
-  return undefined;
+  const coded = asIoFailure(err);
+  return coded instanceof BatchlineError ? coded : undefined;
 }
+
+/** The code printed for an error that has none (a bug). */
+const UNEXPECTED: ErrorCode = 'UNEXPECTED';
 
 /** One line a person can read: the code, the message and where it happened. */
 export function formatError(err: unknown): string {
@@ -26,7 +25,7 @@ export function formatError(err: unknown): string {
     return `batchline: ${coded.code}: ${coded.message}${where ? ` (${where})` : ''}`;
   }
   const code = (err as { code?: unknown })?.code;
-  return `batchline: ${typeof code === 'string' ? code : 'UNEXPECTED'}: ${(err as Error)?.message ?? String(err)}`;
+  return `batchline: ${typeof code === 'string' ? code : UNEXPECTED}: ${(err as Error)?.message ?? String(err)}`;
 }
 
 /** The error as one JSON object for `--json`: `{"type": "error", "code", "message", "line"?, …}`. */
@@ -34,5 +33,5 @@ export function errorJson(err: unknown): Record<string, unknown> {
   const coded = toBatchlineError(err);
   if (coded) return { type: 'error', ...coded.toJSON() };
   const code = (err as { code?: unknown })?.code;
-  return { type: 'error', code: typeof code === 'string' ? code : 'UNEXPECTED', message: (err as Error)?.message ?? String(err) };
+  return { type: 'error', code: typeof code === 'string' ? code : UNEXPECTED, message: (err as Error)?.message ?? String(err) };
 }

@@ -8,24 +8,11 @@ import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { IoError } from '../errors.ts';
+import { describeSystemCode, systemCode, systemReason } from '../io/system-error.ts';
 
-const REASONS: Record<string, string> = {
-  ENOENT: 'does not exist',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a part of the path is a file',
-  ELOOP: 'too many symbolic links',
-  ENAMETOOLONG: 'the name is too long',
-};
-
-function systemCode(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return typeof code === 'string' ? code : 'EIO';
-}
-
-function reason(code: string): string {
-  return REASONS[code] ?? code;
+/** The system's code of a failed call; EIO for an error that has none. */
+function codeOf(err: unknown): string {
+  return systemCode(err) ?? 'EIO';
 }
 
 /** The path's stat, or undefined when nothing is there (or a file stands where a directory of its path should). */
@@ -33,7 +20,7 @@ async function statOrUndefined(path: string) {
   try {
     return await stat(path);
   } catch (err) {
-    if (systemCode(err) === 'ENOENT' || systemCode(err) === 'ENOTDIR') return undefined;
+    if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return undefined;
     throw err;
   }
 }
@@ -41,14 +28,14 @@ async function statOrUndefined(path: string) {
 /** An input file (not `-`) that exists, is not a directory and may be read: else INPUT_UNREADABLE. */
 export async function checkInputFile(path: string): Promise<void> {
   if (path === '-') return;
-  let code: string | undefined;
+  let failure: { code: string; why: string } | undefined;
   try {
-    if ((await stat(path)).isDirectory()) code = 'EISDIR';
+    if ((await stat(path)).isDirectory()) failure = { code: 'EISDIR', why: describeSystemCode('EISDIR') };
     else await access(path, constants.R_OK);
   } catch (err) {
-    code = systemCode(err);
+    failure = { code: codeOf(err), why: systemReason(err) };
   }
-  if (code) throw new IoError('INPUT_UNREADABLE', `cannot read ${path}: ${reason(code)}`, { path, syscallCode: code });
+  if (failure) throw new IoError('INPUT_UNREADABLE', `cannot read ${path}: ${failure.why}`, { path, syscallCode: failure.code });
 }
 
 /**
@@ -64,7 +51,7 @@ export async function checkOutputFile(path: string, flag: string): Promise<void>
   try {
     existing = await statOrUndefined(path);
   } catch (err) {
-    throw fail(systemCode(err), reason(systemCode(err)));
+    throw fail(codeOf(err), systemReason(err));
   }
   if (existing?.isDirectory()) throw fail('EISDIR', 'it is a directory');
   const dir = dirname(resolve(path));
@@ -72,14 +59,14 @@ export async function checkOutputFile(path: string, flag: string): Promise<void>
   try {
     parent = await statOrUndefined(dir);
   } catch (err) {
-    throw fail(systemCode(err), reason(systemCode(err)));
+    throw fail(codeOf(err), systemReason(err));
   }
   if (!parent) throw fail('ENOENT', `its directory ${dir} does not exist`);
   if (!parent.isDirectory()) throw fail('ENOTDIR', `${dir} is not a directory`);
   try {
     await access(dir, constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw fail(systemCode(err), `its directory ${dir}: ${reason(systemCode(err))}`);
+    throw fail(codeOf(err), `its directory ${dir}: ${systemReason(err)}`);
   }
 }
 
@@ -102,7 +89,7 @@ export async function checkDirectory(path: string, flag: string, options: { must
     try {
       found = await statOrUndefined(at);
     } catch (err) {
-      throw fail(systemCode(err), reason(systemCode(err)));
+      throw fail(codeOf(err), systemReason(err));
     }
     if (!found) {
       if (options.mustExist) throw new IoError('NOT_A_DIRECTORY', `${flag} ${path}: no such directory`, { path, syscallCode: 'ENOENT' });
@@ -112,7 +99,7 @@ export async function checkDirectory(path: string, flag: string, options: { must
     try {
       await access(at, constants.W_OK | constants.X_OK);
     } catch (err) {
-      throw fail(systemCode(err), `${at}: ${reason(systemCode(err))}`);
+      throw fail(codeOf(err), `${at}: ${systemReason(err)}`);
     }
     return;
   }

@@ -5,7 +5,7 @@
  * limits before any request goes out, and matched when a retried create
  * looks for the batch an earlier, lost response already made.
  */
-import { OptionError } from '../errors.ts';
+import { invalidOption, OptionError } from '../errors.ts';
 
 export const RUN_TAG = 'batchline_run';
 export const SHARD_TAG = 'batchline_shard';
@@ -37,7 +37,7 @@ const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 /** A run id is 1-64 letters, digits and `. _ : -`, so it fits a metadata value and a file name. */
 export function checkRunId(runId: unknown): string {
   if (typeof runId !== 'string' || !RUN_ID.test(runId)) {
-    throw new OptionError('INVALID_OPTION', `runId must be 1-64 letters, digits, '.', '_', ':' or '-' (starting with a letter or digit), got ${JSON.stringify(runId)}`);
+    throw invalidOption('runId', `runId must be 1-64 letters, digits, '.', '_', ':' or '-' (starting with a letter or digit), got ${JSON.stringify(runId)}`);
   }
   return runId;
 }
@@ -58,15 +58,19 @@ export function tagMetadata(tags: BatchTags): Record<string, string> {
 export function checkUserMetadata(metadata: unknown, reservedPairs = 0): Record<string, string> {
   if (metadata === undefined || metadata === null) return {};
   if (typeof metadata !== 'object' || Array.isArray(metadata)) {
-    throw new OptionError('INVALID_METADATA', `metadata must be an object of string values, got ${Array.isArray(metadata) ? 'an array' : typeof metadata}`);
+    throw badMetadata(`metadata must be an object of string values, got ${Array.isArray(metadata) ? 'an array' : typeof metadata}`);
   }
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(metadata as Record<string, unknown>)) {
-    if (RESERVED_METADATA_KEYS.has(key)) throw new OptionError('INVALID_METADATA', `metadata key ${JSON.stringify(key)} is reserved for batchline's own tags`);
+    if (RESERVED_METADATA_KEYS.has(key)) throw badMetadata(`metadata key ${JSON.stringify(key)} is reserved for batchline's own tags`);
     out[key] = value as string;
   }
   checkMetadataLimits(out, reservedPairs);
   return out;
+}
+
+function badMetadata(message: string): OptionError {
+  return new OptionError('INVALID_METADATA', message, { option: 'metadata' });
 }
 
 /** Throws INVALID_METADATA unless `metadata` (plus `reservedPairs` still to come) fits the Batch API's limits. */
@@ -75,15 +79,15 @@ export function checkMetadataLimits(metadata: Record<string, unknown>, reservedP
   const entries = Object.entries(metadata);
   if (entries.length + reservedPairs > maxPairs) {
     const room = maxPairs - reservedPairs;
-    throw new OptionError('INVALID_METADATA', `metadata has ${entries.length} pairs; at most ${room} fit beside batchline's ${reservedPairs} tags (the API allows ${maxPairs})`);
+    throw badMetadata(`metadata has ${entries.length} pairs; at most ${room} fit beside batchline's ${reservedPairs} tags (the API allows ${maxPairs})`);
   }
   for (const [key, value] of entries) {
     if (key.length === 0 || key.length > maxKeyLength) {
-      throw new OptionError('INVALID_METADATA', `metadata key ${JSON.stringify(key.slice(0, 70))} must be 1-${maxKeyLength} characters, it has ${key.length}`);
+      throw badMetadata(`metadata key ${JSON.stringify(key.slice(0, 70))} must be 1-${maxKeyLength} characters, it has ${key.length}`);
     }
-    if (typeof value !== 'string') throw new OptionError('INVALID_METADATA', `metadata value of ${JSON.stringify(key)} must be a string, got ${typeof value}`);
+    if (typeof value !== 'string') throw badMetadata(`metadata value of ${JSON.stringify(key)} must be a string, got ${typeof value}`);
     if (value.length > maxValueLength) {
-      throw new OptionError('INVALID_METADATA', `metadata value of ${JSON.stringify(key)} has ${value.length} characters; the limit is ${maxValueLength}`);
+      throw badMetadata(`metadata value of ${JSON.stringify(key)} has ${value.length} characters; the limit is ${maxValueLength}`);
     }
   }
 }
@@ -107,9 +111,9 @@ export function metadataMatches(metadata: Record<string, string> | null | undefi
 /** A metadata filter for a list: string pairs, our tag keys allowed (to find a run's batches). */
 export function checkMetadataFilter(filter: unknown): Record<string, string> {
   if (filter === undefined || filter === null) return {};
-  if (typeof filter !== 'object' || Array.isArray(filter)) throw new OptionError('INVALID_OPTION', 'metadata must be an object of string values');
+  if (typeof filter !== 'object' || Array.isArray(filter)) throw invalidOption('metadata', 'metadata must be an object of string values');
   for (const [key, value] of Object.entries(filter as Record<string, unknown>)) {
-    if (typeof value !== 'string') throw new OptionError('INVALID_OPTION', `metadata filter value of ${JSON.stringify(key)} must be a string, got ${typeof value}`);
+    if (typeof value !== 'string') throw invalidOption('metadata', `metadata filter value of ${JSON.stringify(key)} must be a string, got ${typeof value}`);
   }
   return { ...(filter as Record<string, string>) };
 }

@@ -1,4 +1,4 @@
-import { BatchlineError, OptionError, ParseError, ValidationError } from '../errors.ts';
+import { BatchlineError, invalidOption, ParseError, ValidationError } from '../errors.ts';
 
 /**
  * What a stage does with a bad line: `'error'` fails the pipeline with it
@@ -13,7 +13,7 @@ export const DEFAULT_MAX_REPORTED_ERRORS = 1000;
 export function checkInvalidPolicy(policy: unknown): InvalidPolicy {
   if (policy === undefined) return 'error';
   if (policy === 'error' || policy === 'skip' || typeof policy === 'function') return policy as InvalidPolicy;
-  throw new OptionError('INVALID_OPTION', `onInvalid must be 'error', 'skip' or a function, got ${JSON.stringify(policy)}`);
+  throw invalidOption('onInvalid', `onInvalid must be 'error', 'skip' or a function, got ${JSON.stringify(policy)}`);
 }
 
 /** Errors a policy may skip: a bad line, never a broken limit or a failed write. */

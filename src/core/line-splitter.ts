@@ -1,4 +1,4 @@
-import { LimitError, OptionError } from '../errors.ts';
+import { BatchlineError, LimitError } from '../errors.ts';
 
 export const DEFAULT_MAX_LINE_BYTES = 200_000_000;
 
@@ -55,7 +55,7 @@ export class LineSplitter {
   push(chunk: Buffer): boolean {
     // The held rest of a paused chunk comes first; taking another now would reorder or lose lines.
     if (this.held !== undefined) {
-      throw new OptionError('SPLITTER_PAUSED', 'push() was called while a paused chunk is held; call resume() until it returns true first');
+      throw new BatchlineError('SPLITTER_PAUSED', 'push() was called while a paused chunk is held; call resume() until it returns true first');
     }
     return this.split(chunk, 0);
   }

@@ -1,4 +1,4 @@
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 
 /**
  * A whole-number option, checked in one way everywhere (the stages and the
@@ -16,7 +16,7 @@ export function wholeNumberOption<F extends number | undefined>(
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
-    throw new OptionError('INVALID_OPTION', `${name} must be a whole number ${range}, got ${JSON.stringify(value)}`);
+    throw invalidOption(name, `${name} must be a whole number ${range}, got ${JSON.stringify(value)}`);
   }
   return value;
 }

@@ -5,7 +5,7 @@
  * back-off never resets: a batch that runs for hours is looked at once a
  * minute, not once a second whenever its counts move.
  */
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 import { wholeNumberOption } from './options.ts';
 
 export interface PollSchedule {
@@ -34,14 +34,14 @@ export function normalizePollSchedule(given: Partial<PollSchedule> | undefined):
   const initialDelayMs = wholeNumberOption(options.initialDelayMs, 'initialDelayMs', DEFAULT_POLL_SCHEDULE.initialDelayMs, 0);
   const maxDelayMs = wholeNumberOption(options.maxDelayMs, 'maxDelayMs', Math.max(initialDelayMs, DEFAULT_POLL_SCHEDULE.maxDelayMs), 0);
   if (maxDelayMs < initialDelayMs) {
-    throw new OptionError('INVALID_OPTION', `maxDelayMs (${maxDelayMs}) must be ≥ initialDelayMs (${initialDelayMs})`);
+    throw invalidOption('maxDelayMs', `maxDelayMs (${maxDelayMs}) must be ≥ initialDelayMs (${initialDelayMs})`);
   }
   const multiplier = options.multiplier ?? DEFAULT_POLL_SCHEDULE.multiplier;
   if (typeof multiplier !== 'number' || !(multiplier >= 1 && multiplier <= 10)) {
-    throw new OptionError('INVALID_OPTION', `multiplier must be a number from 1 to 10, got ${JSON.stringify(multiplier)}`);
+    throw invalidOption('multiplier', `multiplier must be a number from 1 to 10, got ${JSON.stringify(multiplier)}`);
   }
   const usePollAfter = options.usePollAfter ?? DEFAULT_POLL_SCHEDULE.usePollAfter;
-  if (typeof usePollAfter !== 'boolean') throw new OptionError('INVALID_OPTION', 'usePollAfter must be true or false');
+  if (typeof usePollAfter !== 'boolean') throw invalidOption('usePollAfter', 'usePollAfter must be true or false');
   return { initialDelayMs, maxDelayMs, multiplier, usePollAfter };
 }
 

@@ -1,4 +1,4 @@
-import { OptionError, ValidationError } from '../errors.ts';
+import { invalidOption, ValidationError } from '../errors.ts';
 import { SUPPORTED_ENDPOINTS, type BatchEndpoint, type BatchRequest } from '../types.ts';
 import { UniqueIdSet } from './unique-id-set.ts';
 import { checkRequest, isSupportedEndpoint } from './request-rules.ts';
@@ -24,8 +24,8 @@ export class RequestChecker {
 
   constructor(options: RequestCheckerOptions = {}) {
     if (options.endpoint !== undefined && !isSupportedEndpoint(options.endpoint)) {
-      throw new OptionError(
-        'INVALID_OPTION',
+      throw invalidOption(
+        'endpoint',
         `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}, got ${JSON.stringify(options.endpoint)}`,
       );
     }

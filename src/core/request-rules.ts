@@ -1,4 +1,4 @@
-import { OptionError, ValidationError } from '../errors.ts';
+import { invalidOption, ValidationError } from '../errors.ts';
 import { SUPPORTED_ENDPOINTS, type BatchEndpoint, type BatchRequest } from '../types.ts';
 
 /** The body field each endpoint cannot do without (besides `model`). */
@@ -91,10 +91,10 @@ export function toRequest<Row>(row: Row, spec: RequestSpec<Row>): BatchRequest {
 /** Checks the options of a RequestSpec once, naming the bad one. */
 export function checkRequestSpec(spec: RequestSpec<unknown>): void {
   if (typeof spec.customId !== 'function' && typeof spec.customId !== 'string') {
-    throw new OptionError('INVALID_OPTION', 'toRequest: customId must be a function or a property name');
+    throw invalidOption('customId', 'toRequest: customId must be a function or a property name');
   }
   if (!isSupportedEndpoint(spec.endpoint)) {
-    throw new OptionError('INVALID_OPTION', `toRequest: endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}`);
+    throw invalidOption('endpoint', `toRequest: endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}`);
   }
-  if (typeof spec.body !== 'function') throw new OptionError('INVALID_OPTION', 'toRequest: body must be a function');
+  if (typeof spec.body !== 'function') throw invalidOption('body', 'toRequest: body must be a function');
 }

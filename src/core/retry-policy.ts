@@ -3,7 +3,7 @@
  * worth another attempt, how long to wait (exponential back-off with full
  * jitter, or the server's own Retry-After), and when to give up.
  */
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 import { wholeNumberOption } from './options.ts';
 
 export interface RetryPolicy {
@@ -43,7 +43,7 @@ export function normalizeRetryPolicy(options: Partial<RetryPolicy> | undefined):
     random: given.random ?? DEFAULT_RETRY_POLICY.random,
   };
   if (typeof policy.random !== 'function') {
-    throw new OptionError('INVALID_OPTION', 'retry.random must be a function returning a number in [0, 1)');
+    throw invalidOption('retry.random', 'retry.random must be a function returning a number in [0, 1)');
   }
   return policy;
 }

@@ -5,7 +5,7 @@
  * into debt and says how long the caller must wait, so callers queue in the
  * order they asked and the long-run rate never passes the budget.
  */
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 
 export class TokenBucket {
   readonly ratePerSecond: number;
@@ -15,9 +15,9 @@ export class TokenBucket {
 
   constructor(ratePerSecond: number, burst: number, nowMs: number) {
     if (typeof ratePerSecond !== 'number' || !(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) {
-      throw new OptionError('INVALID_OPTION', `maxRequestsPerSecond must be a number > 0, got ${JSON.stringify(ratePerSecond)}`);
+      throw invalidOption('maxRequestsPerSecond', `maxRequestsPerSecond must be a number > 0, got ${JSON.stringify(ratePerSecond)}`);
     }
-    if (!Number.isSafeInteger(burst) || burst < 1) throw new OptionError('INVALID_OPTION', `requestBurst must be a whole number ≥ 1, got ${JSON.stringify(burst)}`);
+    if (!Number.isSafeInteger(burst) || burst < 1) throw invalidOption('requestBurst', `requestBurst must be a whole number ≥ 1, got ${JSON.stringify(burst)}`);
     this.ratePerSecond = ratePerSecond;
     this.burst = burst;
     this.#tokens = burst;

@@ -5,7 +5,7 @@
  * part has a cap, so a line with no end cannot grow without bound. Pure: no
  * I/O, so a download can restart and feed it again from any line boundary.
  */
-import { OverflowError } from '../errors.ts';
+import { LimitError } from '../errors.ts';
 
 const NEWLINE = 0x0a;
 
@@ -64,6 +64,6 @@ export class WholeLines {
   }
 
   #overflow(bytes: number): never {
-    throw new OverflowError('LINE_TOO_LARGE', `a result line is longer than maxLineBytes (${this.maxLineBytes}): ${bytes} bytes without a line break`);
+    throw new LimitError('LINE_TOO_LARGE', `a result line is longer than maxLineBytes (${this.maxLineBytes}): ${bytes} bytes without a line break`);
   }
 }

@@ -7,7 +7,7 @@
  * upload or batch exists, and a blind retry creates a second one).
  */
 import { seededRandom } from '../core/seeded-random.ts';
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 
 export const FAULT_KINDS = ['429', '500', '503', 'reset-request', 'reset-response', 'truncate', 'slow'] as const;
 
@@ -86,12 +86,12 @@ export class FaultPlan {
   /** Adds a rule; returns a function that removes it. */
   add(rule: FaultRule): () => void {
     if (!FAULT_KINDS.includes(rule.kind)) {
-      throw new OptionError('INVALID_OPTION', `fault kind must be one of ${FAULT_KINDS.join(', ')}, got ${JSON.stringify(rule.kind)}`);
+      throw invalidOption('kind', `fault kind must be one of ${FAULT_KINDS.join(', ')}, got ${JSON.stringify(rule.kind)}`);
     }
     const times = rule.times ?? 1;
-    if (!(times > 0)) throw new OptionError('INVALID_OPTION', `fault times must be > 0, got ${times}`);
+    if (!(times > 0)) throw invalidOption('times', `fault times must be > 0, got ${times}`);
     const fraction = rule.fraction ?? 0.5;
-    if (!(fraction >= 0 && fraction < 1)) throw new OptionError('INVALID_OPTION', `fault fraction must be in [0, 1), got ${fraction}`);
+    if (!(fraction >= 0 && fraction < 1)) throw invalidOption('fraction', `fault fraction must be in [0, 1), got ${fraction}`);
     const active: ActiveRule = { rule, remaining: times };
     this.rules.push(active);
     return () => {
@@ -112,12 +112,12 @@ export class FaultPlan {
 
   setRandom(random: RandomFaults): void {
     if (!(random.rate >= 0 && random.rate <= 1)) {
-      throw new OptionError('INVALID_OPTION', `fault rate must be a number from 0 to 1, got ${random.rate}`);
+      throw invalidOption('faultRate', `fault rate must be a number from 0 to 1, got ${random.rate}`);
     }
     this.rate = random.rate;
     if (random.kinds) {
       for (const kind of random.kinds) {
-        if (!FAULT_KINDS.includes(kind)) throw new OptionError('INVALID_OPTION', `unknown fault kind ${JSON.stringify(kind)}`);
+        if (!FAULT_KINDS.includes(kind)) throw invalidOption('faultKinds', `unknown fault kind ${JSON.stringify(kind)}`);
       }
       this.kinds = random.kinds;
     }

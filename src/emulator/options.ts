@@ -4,7 +4,7 @@
  * batch engine checks its own options (it is usable on its own).
  */
 import { wholeNumberOption } from '../core/options.ts';
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 import { normalizeEngineSettings, type EngineSettings } from './batches/engine-options.ts';
 import { EmulatorClock } from './clock.ts';
 import type { FaultKind } from './faults.ts';
@@ -70,11 +70,11 @@ export interface NormalizedEmulatorOptions extends Omit<EmulatorOptions, 'host' 
 
 export function normalizeEmulatorOptions(options: EmulatorOptions): NormalizedEmulatorOptions {
   const host = options.host ?? '127.0.0.1';
-  if (host !== '127.0.0.1') throw new OptionError('INVALID_OPTION', `the emulator binds to 127.0.0.1 only, got host ${JSON.stringify(host)}`);
+  if (host !== '127.0.0.1') throw invalidOption('host', `the emulator binds to 127.0.0.1 only, got host ${JSON.stringify(host)}`);
   const limits: EmulatorLimits = { ...DEFAULT_LIMITS, ...options.limits };
   for (const [name, value] of Object.entries(limits)) wholeNumberOption(value, `limits.${name}`, 1);
   if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) {
-    throw new OptionError('INVALID_OPTION', 'apiKey must be a non-empty string');
+    throw invalidOption('apiKey', 'apiKey must be a non-empty string');
   }
   const seed = wholeNumberOption(options.seed, 'seed', 1, 0, 0xffff_ffff);
   const { batchDurationMs, cancelDurationMs, errorRate, tokenLimit, batchCreationLimit } = options;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { BatchlineError } from '../errors.ts';
+import { IoError, type ErrorCodeOf } from '../errors.ts';
 
 /**
  * Writes JSON so that a reader, or a process restarted after a crash, finds
@@ -38,14 +38,14 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
  * or not the record `isRecord` expects, is a coded error naming the file:
  * state is never half-loaded from a damaged file.
  */
-export async function readJsonRecord<T>(path: string, code: string, isRecord: (value: unknown) => boolean): Promise<T> {
+export async function readJsonRecord<T>(path: string, code: ErrorCodeOf<'IoError'>, isRecord: (value: unknown) => boolean): Promise<T> {
   const text = await readFile(path, 'utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new BatchlineError(code, `state file ${path} is not valid JSON`, { cause: err });
+    throw new IoError(code, `state file ${path} is not valid JSON`, { path, cause: err });
   }
-  if (!isRecord(value)) throw new BatchlineError(code, `state file ${path} does not hold the record it should`);
+  if (!isRecord(value)) throw new IoError(code, `state file ${path} does not hold the record it should`, { path });
   return value as T;
 }

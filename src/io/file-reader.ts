@@ -3,7 +3,7 @@
  * inputs: pumpFile() writes a file into a stream stage (the parser), and
  * readLineChunks() yields it as views that end at line breaks (the joiner).
  * Both read through FileReader, the one place that turns a failed open or
- * read into INPUT_UNREADABLE naming the path.
+ * read into an INPUT_UNREADABLE IoError with the path and the system's code.
  *
  * `createReadStream` allocates a fresh buffer for every read. Those buffers
  * live outside the JavaScript heap, and once a few have outlived a young
@@ -14,7 +14,8 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import { BatchlineError, throwIfAborted } from '../errors.ts';
+import { IoError, throwIfAborted } from '../errors.ts';
+import { systemCode, systemReason } from './system-error.ts';
 
 export const DEFAULT_READ_CHUNK_BYTES = 64 * 1024;
 const READ_BUFFERS = 4;
@@ -149,7 +150,6 @@ class FileReader {
   }
 }
 
-function unreadable(path: string, err: unknown): BatchlineError {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return new BatchlineError('INPUT_UNREADABLE', `cannot read ${path}${code ? ` (${code})` : ''}`, { cause: err });
+function unreadable(path: string, err: unknown): IoError {
+  return new IoError('INPUT_UNREADABLE', `cannot read ${path}: ${systemReason(err)}`, { path, syscallCode: systemCode(err), cause: err });
 }

@@ -1,5 +1,5 @@
 /** The joiner's options, checked in one place, and the counts it keeps. */
-import { OptionError, type JoinError } from '../errors.ts';
+import { invalidOption, type JoinError } from '../errors.ts';
 import { DEFAULT_MAX_LINE_BYTES } from '../core/line-splitter.ts';
 import type { ResultStatus } from '../types.ts';
 import type { ByteSource } from './line-batches.ts';
@@ -104,21 +104,21 @@ function isByteSource(value: unknown): value is ByteSource {
 }
 
 export function normalizeJoinOptions(options: JoinOptions): NormalizedJoinOptions {
-  if (!options || typeof options !== 'object') throw new OptionError('INVALID_OPTION', 'join options must be an object');
+  if (!options || typeof options !== 'object') throw invalidOption('options', 'join options must be an object');
   if (!isByteSource(options.input) || options.input === '') {
-    throw new OptionError('INVALID_OPTION', 'input must be a path, a Readable or an async iterable of bytes');
+    throw invalidOption('input', 'input must be a path, a Readable or an async iterable of bytes');
   }
-  if (!Array.isArray(options.results)) throw new OptionError('INVALID_OPTION', 'results must be an array');
+  if (!Array.isArray(options.results)) throw invalidOption('results', 'results must be an array');
   const results: NormalizedJoinOptions['results'] = [];
   options.results.forEach((source, index) => {
     if (source === null || source === undefined || source === '') return;
     if (!isByteSource(source)) {
-      throw new OptionError('INVALID_OPTION', `results[${index}] must be a path, a Readable, an async iterable, null or ""`);
+      throw invalidOption(`results[${index}]`, `results[${index}] must be a path, a Readable, an async iterable, null or ""`);
     }
     results.push({ index, source, name: typeof source === 'string' ? `results[${index}] (${source})` : `results[${index}]` });
   });
   if (options.onIssue !== undefined && typeof options.onIssue !== 'function') {
-    throw new OptionError('INVALID_OPTION', 'onIssue must be a function');
+    throw invalidOption('onIssue', 'onIssue must be a function');
   }
   return {
     input: options.input,

@@ -29,6 +29,7 @@ import { planPartitions } from '../core/join/partition.ts';
 import { parseResultLine } from '../core/join/result-line.ts';
 import { isBlank } from '../core/line-splitter.ts';
 import type { JoinedResult } from '../types.ts';
+import { asIoFailure } from '../io/system-error.ts';
 import { writeAll } from '../io/write-all.ts';
 import { lineBatches, type ByteSource } from './line-batches.ts';
 import type { JoinStats, NormalizedJoinOptions } from './options.ts';
@@ -59,7 +60,10 @@ export async function* runJoin(
   internals: JoinInternals = {},
 ): AsyncGenerator<JoinedResult> {
   throwIfAborted(options.signal);
-  const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'batchline-join-'));
+  // A failed file-system call on the temp files is an IO_FAILED IoError naming the file.
+  const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'batchline-join-')).catch((err: unknown) => {
+    throw asIoFailure(err);
+  });
   stats.tempDir = dir;
   const run: JoinRun = {
     options,
@@ -84,6 +88,8 @@ export async function* runJoin(
     const sizes = await spillResults(run, exactIds, plan.span, plan.count);
     stats.spilledBytes = sizes.reduce((sum, bytes) => sum + bytes, 0);
     yield* emitInOrder(run, input, plan.span, plan.count);
+  } catch (err) {
+    throw asIoFailure(err);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

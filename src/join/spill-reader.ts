@@ -4,7 +4,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
-import { JoinError, OverflowError, throwIfAborted } from '../errors.ts';
+import { IoError, OverflowError, throwIfAborted } from '../errors.ts';
 import { RECORD_HEADER_BYTES, readRecordHeader, splitRange, type OrdinalRange, type RecordHeader } from '../core/join/partition.ts';
 import { PartitionWriter } from './spill-writer.ts';
 
@@ -63,7 +63,7 @@ async function* readRecords(path: string, signal: AbortSignal | undefined): Asyn
     }
     carry = data.subarray(at);
   }
-  if (carry.length > 0) throw new JoinError('SPILL_CORRUPT', `the temp file ${path} ends inside a record`);
+  if (carry.length > 0) throw new IoError('SPILL_CORRUPT', `the temp file ${path} ends inside a record`, { path });
 }
 
 export interface PartitionReaderOptions {
@@ -140,7 +140,7 @@ export class PartitionReader {
       let at = 0;
       while (at < bytes) {
         const { bytesRead } = await handle.read(this.buffer, at, bytes - at, at);
-        if (bytesRead === 0) throw new JoinError('SPILL_CORRUPT', `the temp file ${path} is shorter than it was`);
+        if (bytesRead === 0) throw new IoError('SPILL_CORRUPT', `the temp file ${path} is shorter than it was`, { path });
         at += bytesRead;
       }
     } finally {

@@ -5,7 +5,7 @@
  * The API key never reaches a message: it is cut out wherever it appears.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { AbortError, ApiError, BatchlineError, type ApiErrorContext } from '../errors.ts';
+import { AbortError, ApiError, BatchlineError, type ApiErrorContext, type ErrorCodeOf } from '../errors.ts';
 import { isRetryableStatus, retryAfterFromHeaders } from '../core/retry-policy.ts';
 
 /** Where a call was aimed: named in its error. */
@@ -25,7 +25,7 @@ const NETWORK_CODES = new Set(
   ).split(' '),
 );
 
-const STATUS_CODES: Record<number, string> = {
+const STATUS_CODES: Record<number, ErrorCodeOf<'ApiError'>> = {
   400: 'API_BAD_REQUEST',
   401: 'API_UNAUTHORIZED',
   403: 'API_FORBIDDEN',
@@ -36,7 +36,7 @@ const STATUS_CODES: Record<number, string> = {
   429: 'API_RATE_LIMITED',
 };
 
-export function codeForStatus(status: number): string {
+export function codeForStatus(status: number): ErrorCodeOf<'ApiError'> {
   return STATUS_CODES[status] ?? (status >= 500 ? 'API_SERVER_ERROR' : 'API_ERROR');
 }
 

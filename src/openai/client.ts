@@ -149,7 +149,7 @@ function buildSdk(options: ClientOptions, timeoutMs: number): OpenAI {
       timeout: timeoutMs,
     });
   } catch (err) {
-    throw new OptionError('MISSING_API_KEY', 'No API key: set OPENAI_API_KEY, or pass apiKey or a client', { cause: err });
+    throw new OptionError('MISSING_API_KEY', 'No API key: set OPENAI_API_KEY, or pass apiKey or a client', { option: 'apiKey', cause: err });
   }
 }
 

@@ -9,7 +9,7 @@
  * size checked against the file's `bytes` (GET /v1/files/{id}).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, abortMessage, ApiError, OptionError, type BatchlineError } from '../errors.ts';
+import { AbortError, abortMessage, ApiError, invalidOption, type BatchlineError } from '../errors.ts';
 import { retryDelayMs } from '../core/retry-policy.ts';
 import { WholeLines } from '../core/whole-lines.ts';
 import { wholeNumberOption } from '../core/options.ts';
@@ -39,7 +39,7 @@ export const DEFAULT_MAX_RESULT_LINE_BYTES = 200_000_000;
 
 export function normalizeDownloadOptions(options: DownloadOptions = {}): NormalizedDownloadOptions {
   for (const name of ['useRange', 'verifySize'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'boolean') throw new OptionError('INVALID_OPTION', `${name} must be true or false`);
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') throw invalidOption(name, `${name} must be true or false`);
   }
   return {
     idleTimeoutMs: wholeNumberOption(options.idleTimeoutMs, 'idleTimeoutMs', DEFAULT_IDLE_TIMEOUT_MS, 1),

@@ -14,7 +14,7 @@
  * (file-copies.ts) and returns it instead of storing a second one.
  */
 import { basename } from 'node:path';
-import { ApiError, OptionError } from '../errors.ts';
+import { ApiError, invalidOption } from '../errors.ts';
 import { wholeNumberOption } from '../core/options.ts';
 import type { ApiClient } from './client.ts';
 import { filePage, findUploadedCopy, mayHaveActed } from './file-copies.ts';
@@ -36,7 +36,7 @@ export interface FileUploadOptions {
 export function shardFilename(shard: ShardDescriptor): string {
   const name = basename(shard.path);
   if (!name.toLowerCase().endsWith('.jsonl')) {
-    throw new OptionError('INVALID_OPTION', `shard ${shard.index}: the Batch API takes only .jsonl files, got ${JSON.stringify(name)}`, { shard: shard.index });
+    throw invalidOption('shard.path', `shard ${shard.index}: the Batch API takes only .jsonl files, got ${JSON.stringify(name)}`, { shard: shard.index });
   }
   return name;
 }
@@ -87,7 +87,7 @@ export async function uploadFile(client: ApiClient, shard: ShardDescriptor, opti
 }
 
 function requireFileId(fileId: string): void {
-  if (typeof fileId !== 'string' || fileId === '') throw new OptionError('INVALID_OPTION', `a file id must be a non-empty string, got ${JSON.stringify(fileId)}`);
+  if (typeof fileId !== 'string' || fileId === '') throw invalidOption('fileId', `a file id must be a non-empty string, got ${JSON.stringify(fileId)}`);
 }
 
 /** The file object for `fileId`. */

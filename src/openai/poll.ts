@@ -14,7 +14,7 @@
  * partial output and error files are there to download.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, abortMessage, OptionError, type BatchFailedError } from '../errors.ts';
+import { AbortError, abortMessage, invalidOption, type BatchFailedError } from '../errors.ts';
 import type { BatchObject, BatchStatus, SubmittedShard } from '../types.ts';
 import { nextPollDelayMs, normalizePollSchedule, pollAfterFromHeader, type PollSchedule } from '../core/poll-schedule.ts';
 import { TokenBucket } from '../core/token-bucket.ts';
@@ -94,8 +94,8 @@ export function normalizePollOptions(options: PollOptions = {}): NormalizedPollO
   const rate = options.maxRequestsPerSecond ?? DEFAULT_MAX_REQUESTS_PER_SECOND;
   const burst = options.requestBurst ?? Math.max(1, Math.ceil(typeof rate === 'number' ? rate : 1));
   const onFailed = options.onFailed ?? 'error';
-  if (onFailed !== 'error' && onFailed !== 'emit') throw new OptionError('INVALID_OPTION', `onFailed must be 'error' or 'emit', got ${JSON.stringify(onFailed)}`);
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new OptionError('INVALID_OPTION', 'onProgress must be a function');
+  if (onFailed !== 'error' && onFailed !== 'emit') throw invalidOption('onFailed', `onFailed must be 'error' or 'emit', got ${JSON.stringify(onFailed)}`);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw invalidOption('onProgress', 'onProgress must be a function');
   return { schedule: normalizePollSchedule(options), budget: new RequestBudget(rate, burst), onFailed, onProgress: options.onProgress };
 }
 
@@ -164,6 +164,6 @@ export interface WaitOptions extends PollOptions {
 
 /** Waits for one batch to end (`batchline wait`): its final object, or its BatchFailedError (see `onFailed`). */
 export async function waitForBatch(client: ApiClient | ClientOptions, batchId: string, options: WaitOptions = {}): Promise<BatchObject> {
-  if (typeof batchId !== 'string' || batchId.length === 0) throw new OptionError('INVALID_OPTION', 'batchId must name a batch');
+  if (typeof batchId !== 'string' || batchId.length === 0) throw invalidOption('batchId', 'batchId must name a batch');
   return pollBatch(resolveClient(client), batchId, normalizePollOptions(options), options.signal);
 }

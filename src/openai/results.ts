@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { BatchlineError, IoError, OptionError } from '../errors.ts';
+import { BatchlineError, invalidOption, IoError } from '../errors.ts';
 import type { BatchObject, SubmittedShard } from '../types.ts';
+import { systemCode, systemReason } from '../io/system-error.ts';
 import { writeAll } from '../io/write-all.ts';
 import { fileIdOrNull, isTerminal, retrieveBatch } from './batches.ts';
 import { resolveClient, type ApiClient, type ClientOptions } from './client.ts';
@@ -41,7 +42,7 @@ export async function resolveDownloadInput(client: ApiClient, input: DownloadInp
     batch = input.batch;
     shard = input.index;
   } else if (input && typeof input === 'object' && (input as BatchObject).object === 'batch') batch = input as BatchObject;
-  else throw new OptionError('INVALID_OPTION', 'download takes a batch object, a submitted shard or a batch id');
+  else throw invalidOption('input', 'download takes a batch object, a submitted shard or a batch id');
   if (!isTerminal(batch)) {
     throw new BatchlineError('BATCH_NOT_FINISHED', `batch ${batch.id} is ${batch.status}: its result files exist once it has ended`, { batchId: batch.id, shard });
   }
@@ -97,7 +98,7 @@ async function writeFileAtomically(
   signal: AbortSignal | undefined,
   where: { batchId?: string | undefined; shard?: number | undefined },
 ): Promise<DownloadedFile> {
-  if (typeof fileId !== 'string' || fileId.length === 0) throw new OptionError('INVALID_OPTION', 'fileId must name a file');
+  if (typeof fileId !== 'string' || fileId.length === 0) throw invalidOption('fileId', 'fileId must name a file');
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const context = { fileId, ...where };
   let handle: FileHandle | undefined;
@@ -127,8 +128,7 @@ async function io<T>(step: () => Promise<T>, path: string, context: { fileId?: s
   try {
     return await step();
   } catch (err) {
-    const syscallCode = (err as NodeJS.ErrnoException).code;
-    throw new IoError('DOWNLOAD_WRITE_FAILED', `cannot write ${path}: ${(err as Error).message}`, { ...context, path, syscallCode, cause: err });
+    throw new IoError('DOWNLOAD_WRITE_FAILED', `cannot write ${path}: ${systemReason(err)}`, { ...context, path, syscallCode: systemCode(err), cause: err });
   }
 }
 
@@ -159,7 +159,7 @@ export async function downloadBatchFiles(client: ApiClient | ClientOptions, inpu
 }
 
 export async function saveBatchFiles(api: ApiClient, input: DownloadInput, outDir: string, options: NormalizedDownloadOptions, signal?: AbortSignal): Promise<DownloadedBatch> {
-  if (typeof outDir !== 'string' || outDir.length === 0) throw new OptionError('INVALID_OPTION', 'outDir must name a directory');
+  if (typeof outDir !== 'string' || outDir.length === 0) throw invalidOption('outDir', 'outDir must name a directory');
   const { batch, shard } = await resolveDownloadInput(api, input, signal);
   await io(() => mkdir(outDir, { recursive: true }), outDir, { batchId: batch.id, shard });
   const result: DownloadedBatch = { batch, shard, output: null, error: null };

@@ -8,6 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { BatchlineError, IoError } from '../errors.ts';
+import { systemCode, systemReason } from '../io/system-error.ts';
 import type { ShardDescriptor } from '../types.ts';
 
 /** Bytes per read: large enough for throughput, small enough that a request in flight holds little. */
@@ -30,9 +31,9 @@ export function shardChanged(shard: ShardDescriptor, reason: string, extra: { up
 
 /** SHARD_CHANGED when the file is gone, SHARD_UNREADABLE for any other failure to open or read it. */
 function fileError(shard: ShardDescriptor, err: unknown): BatchlineError {
-  const code = (err as NodeJS.ErrnoException)?.code;
+  const code = systemCode(err);
   if (code === 'ENOENT') return shardChanged(shard, 'the file is gone', { cause: err });
-  return new IoError('SHARD_UNREADABLE', `Shard ${shard.index}: cannot read ${shard.path}: ${(err as Error)?.message ?? err}`, {
+  return new IoError('SHARD_UNREADABLE', `Shard ${shard.index}: cannot read ${shard.path}: ${systemReason(err)}`, {
     shard: shard.index,
     path: shard.path,
     syscallCode: code,

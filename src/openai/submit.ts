@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type OpenAI from 'openai';
-import { BatchlineError, OptionError } from '../errors.ts';
+import { BatchlineError, invalidOption } from '../errors.ts';
 import { SUPPORTED_ENDPOINTS, type BatchEndpoint, type BatchObject, type SubmittedShard, type UploadedShard } from '../types.ts';
 import { buildBatchMetadata, checkRunId, checkUserMetadata, metadataMatches, tagMetadata, type BatchTags } from '../core/batch-tags.ts';
 import { wholeNumberOption } from '../core/options.ts';
@@ -70,10 +70,10 @@ export function normalizeSubmitOptions(options: SubmitOptions = {}, tagCount = S
   const runStartedAtMs = wholeNumberOption(started, 'runStartedAt', Date.now(), 0);
   const clockSkewMs = wholeNumberOption(options.clockSkewMs, 'clockSkewMs', DEFAULT_CLOCK_SKEW_MS, 0);
   if (options.adoptExisting !== undefined && typeof options.adoptExisting !== 'boolean') {
-    throw new OptionError('INVALID_OPTION', 'adoptExisting must be true or false');
+    throw invalidOption('adoptExisting', 'adoptExisting must be true or false');
   }
   if (options.completionWindow !== undefined && options.completionWindow !== '24h') {
-    throw new OptionError('INVALID_OPTION', `completionWindow must be '24h', got ${JSON.stringify(options.completionWindow)}`);
+    throw invalidOption('completionWindow', `completionWindow must be '24h', got ${JSON.stringify(options.completionWindow)}`);
   }
   return {
     runId,
@@ -90,9 +90,9 @@ function checkOutputExpiresAfter(value: SubmitOptions['outputExpiresAfter']): Ou
   if (value === undefined) return null;
   const seconds = typeof value === 'number' ? value : value?.seconds;
   if (typeof value === 'object' && value?.anchor !== 'created_at') {
-    throw new OptionError('INVALID_OPTION', `outputExpiresAfter.anchor must be 'created_at', got ${JSON.stringify(value?.anchor)}`);
+    throw invalidOption('outputExpiresAfter.anchor', `outputExpiresAfter.anchor must be 'created_at', got ${JSON.stringify(value?.anchor)}`);
   }
-  if (seconds === undefined) throw new OptionError('INVALID_OPTION', 'outputExpiresAfter needs its seconds (3600 to 2592000)');
+  if (seconds === undefined) throw invalidOption('outputExpiresAfter.seconds', 'outputExpiresAfter needs its seconds (3600 to 2592000)');
   return { anchor: 'created_at', seconds: wholeNumberOption(seconds, 'outputExpiresAfter.seconds', 0, 3600, 2_592_000) };
 }
 
@@ -128,7 +128,7 @@ export interface SubmitBatchOptions extends SubmitOptions {
 /** Creates (or adopts) a batch for an input file already on the API (`batchline submit <file-id>`). */
 export async function submitBatch(client: ApiClient | ClientOptions, fileId: string, options: SubmitBatchOptions): Promise<SubmittedBatch> {
   const api = resolveClient(client);
-  if (typeof fileId !== 'string' || fileId.length === 0) throw new OptionError('INVALID_OPTION', 'fileId must name an uploaded file');
+  if (typeof fileId !== 'string' || fileId.length === 0) throw invalidOption('fileId', 'fileId must name an uploaded file');
   const endpoint = checkEndpoint(options?.endpoint);
   const normalized = normalizeSubmitOptions(options, FILE_TAG_COUNT);
   const tags: BatchTags = { runId: normalized.runId, fileId };
@@ -138,7 +138,7 @@ export async function submitBatch(client: ApiClient | ClientOptions, fileId: str
 
 function checkEndpoint(endpoint: unknown): BatchEndpoint {
   if (!(SUPPORTED_ENDPOINTS as readonly unknown[]).includes(endpoint)) {
-    throw new OptionError('INVALID_OPTION', `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}, got ${JSON.stringify(endpoint)}`);
+    throw invalidOption('endpoint', `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}, got ${JSON.stringify(endpoint)}`);
   }
   return endpoint as BatchEndpoint;
 }

@@ -3,7 +3,7 @@
  * to `multipartThresholdBytes`, the Uploads API above it. The options are
  * checked here once, for the stage and the CLI alike.
  */
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 import { wholeNumberOption } from '../core/options.ts';
 import type { ApiClient } from './client.ts';
 import { MAX_FILE_UPLOAD_BYTES, uploadFile } from './files.ts';
@@ -39,7 +39,7 @@ export interface NormalizedShardUploadOptions {
 
 export function normalizeShardUploadOptions(options: ShardUploadOptions = {}): NormalizedShardUploadOptions {
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new OptionError('INVALID_OPTION', 'onProgress must be a function');
+    throw invalidOption('onProgress', 'onProgress must be a function');
   }
   return {
     multipartThresholdBytes: wholeNumberOption(options.multipartThresholdBytes, 'multipartThresholdBytes', DEFAULT_MULTIPART_THRESHOLD_BYTES, 0, MAX_FILE_UPLOAD_BYTES),

@@ -8,7 +8,7 @@
  * src/openai/download.ts and src/openai/results.ts.
  */
 import { Duplex } from 'node:stream';
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 import { resolveClient, type ApiClient, type ClientOptions } from '../openai/client.ts';
 import { normalizeDownloadOptions, type DownloadOptions } from '../openai/download.ts';
 import { saveBatchFiles, streamResults, type DownloadedBatch, type DownloadInput } from '../openai/results.ts';
@@ -41,7 +41,7 @@ export function createDownloader(options: DownloaderOptions = {}): Duplex {
 }
 
 export function createFileDownloader(options: FileDownloaderOptions): Duplex {
-  if (typeof options?.outDir !== 'string' || options.outDir.length === 0) throw new OptionError('INVALID_OPTION', 'outDir must name a directory');
+  if (typeof options?.outDir !== 'string' || options.outDir.length === 0) throw invalidOption('outDir', 'outDir must name a directory');
   const concurrency = checkConcurrency(options.concurrency, DEFAULT_DOWNLOAD_CONCURRENCY);
   const normalized = normalizeDownloadOptions(options);
   const client = resolveClient(options.client);

@@ -1,5 +1,5 @@
 import { Duplex, Readable, pipeline } from 'node:stream';
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 import { LineParser, type LineParserOptions, type ParseStats } from '../core/line-parser.ts';
 import { pumpFile, type PumpFileOptions } from '../io/file-reader.ts';
 import { destroyOnAbort } from './abortable.ts';
@@ -122,7 +122,7 @@ export function parseSource(source: RequestSource, options: ParserOptions = {}):
   } else if (source !== null && typeof source === 'object' && Symbol.iterator in source) {
     readable = Readable.from(nullSafeRows(source), { objectMode: true });
   } else {
-    throw new OptionError('INVALID_OPTION', 'parseSource takes a Readable or an (async) iterable');
+    throw invalidOption('source', 'parseSource takes a Readable or an (async) iterable');
   }
   pipeline(readable, parser, (err) => {
     if (err && !parser.destroyed) parser.destroy(err);

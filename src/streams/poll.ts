@@ -6,7 +6,7 @@
  * PollProgress. Per batch, the logic is src/openai/poll.ts.
  */
 import type { Duplex } from 'node:stream';
-import { OptionError } from '../errors.ts';
+import { invalidOption } from '../errors.ts';
 import type { BatchObject, SubmittedShard } from '../types.ts';
 import { resolveClient, type ApiClient, type ClientOptions } from '../openai/client.ts';
 import { normalizePollOptions, pollBatch, pollShard, type PolledShard, type PollOptions, type PollProgress } from '../openai/poll.ts';
@@ -38,7 +38,7 @@ export function createPoller(options: PollerOptions = {}): Duplex {
       if (typeof item === 'string') return pollBatch(client, item, normalized, signal);
       if (item && typeof item === 'object' && 'batchId' in item) return pollShard(client, item, normalized, signal);
       if (item && typeof item === 'object' && item.object === 'batch') return pollBatch(client, item.id, normalized, signal);
-      throw new OptionError('INVALID_OPTION', 'poll takes batch ids, batch objects or submitted shards');
+      throw invalidOption('item', 'poll takes batch ids, batch objects or submitted shards');
     },
     { concurrency, signal: options.signal },
   );

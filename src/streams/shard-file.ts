@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { BatchlineError } from '../errors.ts';
+import { IoError } from '../errors.ts';
+import { systemCode, systemReason } from '../io/system-error.ts';
 import { writeAll } from '../io/write-all.ts';
 
 const NEWLINE = Buffer.from('\n');
@@ -42,8 +43,10 @@ export class ShardFile {
       this.file = await open(this.path, 'wx');
     } catch (err) {
       if ((err as NodeJS.ErrnoException)?.code === 'EEXIST') {
-        throw new BatchlineError('SHARD_EXISTS', `${this.path} already exists; shard into an empty directory or use another prefix`, {
+        throw new IoError('SHARD_EXISTS', `${this.path} already exists; shard into an empty directory or use another prefix`, {
           shard: this.index,
+          path: this.path,
+          syscallCode: 'EEXIST',
           cause: err,
         });
       }
@@ -120,10 +123,11 @@ export class ShardFile {
     this.written += data.length;
   }
 
-  private ioError(err: unknown, action: string): BatchlineError {
-    const code = (err as NodeJS.ErrnoException)?.code;
-    return new BatchlineError('SHARD_WRITE_FAILED', `could not ${action} ${this.path}${code ? ` (${code})` : ''}: ${(err as Error).message}`, {
+  private ioError(err: unknown, action: string): IoError {
+    return new IoError('SHARD_WRITE_FAILED', `could not ${action} ${this.path}: ${systemReason(err)}`, {
       shard: this.index,
+      path: this.path,
+      syscallCode: systemCode(err),
       cause: err,
     });
   }

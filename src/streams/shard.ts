@@ -1,11 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
-import { BatchlineError, OptionError } from '../errors.ts';
+import { BatchlineError, invalidOption, IoError } from '../errors.ts';
+import { countEmbeddingInputs } from '../core/embedding-inputs.ts';
 import { lineOutput } from '../core/line-output.ts';
 import { DecodedLine } from '../core/parsed-line.ts';
 import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
 import type { ShardDescriptor, ValidRequest } from '../types.ts';
+import { systemCode, systemReason } from '../io/system-error.ts';
 import { destroyOnAbort } from './abortable.ts';
 import { ShardFile } from './shard-file.ts';
 import { wholeNumberOption } from '../core/options.ts';
@@ -58,13 +60,13 @@ export class RequestSharder extends Transform {
   constructor(options: SharderOptions) {
     super({ objectMode: true, highWaterMark: 64 });
     if (typeof options?.dir !== 'string' || options.dir.length === 0) {
-      throw new OptionError('INVALID_OPTION', 'dir must name the directory for the shard files');
+      throw invalidOption('dir', 'dir must name the directory for the shard files');
     }
     this.plan = new ShardPlan(options);
     this.dir = resolve(options.dir);
     this.prefix = options.prefix ?? 'shard';
     if (!/^[\w.-]+$/.test(this.prefix)) {
-      throw new OptionError('INVALID_OPTION', `prefix must be letters, digits, '.', '_' or '-', got ${JSON.stringify(this.prefix)}`);
+      throw invalidOption('prefix', `prefix must be letters, digits, '.', '_' or '-', got ${JSON.stringify(this.prefix)}`);
     }
     this.writeBufferBytes = wholeNumberOption(options.writeBufferBytes, 'writeBufferBytes', DEFAULT_WRITE_BUFFER_BYTES);
     destroyOnAbort(this, options.signal);
@@ -110,7 +112,8 @@ export class RequestSharder extends Transform {
     // The line as it was read (its text, or its bytes) when it came as JSONL; otherwise one serialisation.
     const { raw, text, size } = lineOutput(request);
     const original = raw !== undefined || request instanceof DecodedLine;
-    const placement = this.plan.place(value.url, value.body.model, size + 1, line, value.custom_id);
+    const inputs = value.url === '/v1/embeddings' ? countEmbeddingInputs(value.body.input) : undefined;
+    const placement = this.plan.place(value.url, value.body.model, size + 1, line, value.custom_id, inputs);
     if (placement.closedBefore) await this.finishShard(placement.closedBefore);
     const shard = this.open.get(placement.shard.index) ?? (await this.openShard(placement.shard));
     await shard.file.append(raw, text, size);
@@ -121,7 +124,15 @@ export class RequestSharder extends Transform {
 
   private async openShard(plan: PlannedShard): Promise<OpenShard> {
     if (!this.dirReady) {
-      await mkdir(this.dir, { recursive: true });
+      await mkdir(this.dir, { recursive: true }).catch((err: unknown) => {
+        // A recursive mkdir fails with EEXIST only when a file stands where the directory should be.
+        const why = systemCode(err) === 'EEXIST' ? 'a file is in its place' : systemReason(err);
+        throw new IoError('SHARD_WRITE_FAILED', `could not create the directory ${this.dir}: ${why}`, {
+          path: this.dir,
+          syscallCode: systemCode(err),
+          cause: err,
+        });
+      });
       this.dirReady = true;
     }
     const shard: OpenShard = { plan, file: new ShardFile(plan.index, this.shardPath(plan.index), this.writeBufferBytes) };

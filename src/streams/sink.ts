@@ -8,7 +8,8 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { BatchlineError, OptionError } from '../errors.ts';
+import { BatchlineError, invalidOption } from '../errors.ts';
+import { asIoFailure } from '../io/system-error.ts';
 import type { JoinedResult } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
 
@@ -27,7 +28,7 @@ export interface JsonlSinkOptions {
  */
 export function createJsonlSink(target: string | NodeJS.WritableStream, options: JsonlSinkOptions = {}): Writable {
   if (typeof target !== 'string' && (target === null || typeof target !== 'object' || typeof target.write !== 'function')) {
-    throw new OptionError('INVALID_OPTION', 'createJsonlSink takes a path or a Writable');
+    throw invalidOption('target', 'createJsonlSink takes a path or a Writable');
   }
   const ownsTarget = typeof target === 'string';
   const partial = ownsTarget ? `${target}.partial-${randomBytes(4).toString('hex')}` : undefined;
@@ -36,9 +37,10 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
   let failure: Error | undefined;
   let completed = false;
   let finishing: Promise<void> | undefined;
+  // A file the sink owns fails as an IO_FAILED IoError naming it; a caller's Writable fails with its own error.
   const onError = (err: Error) => {
-    failure = err;
-    sink.destroy(err);
+    failure = ownsTarget ? (asIoFailure(err) as Error) : err;
+    sink.destroy(failure);
   };
   dest.on('error', onError);
 
@@ -68,7 +70,9 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
         if (sink.destroyed) throw new Error('destroyed before the rename');
         // The point of no return: from here the complete file goes into place, and a late abort no longer undoes it.
         forgetAbort();
-        await rename(partial, target as string);
+        await rename(partial, target as string).catch((err: unknown) => {
+          throw asIoFailure(err);
+        });
         completed = true;
       });
       finishing.then(
@@ -113,7 +117,7 @@ export function createCallbackSink<T = JoinedResult>(
   handle: (result: T) => unknown,
   options: CallbackSinkOptions = {},
 ): Writable {
-  if (typeof handle !== 'function') throw new OptionError('INVALID_OPTION', 'createCallbackSink takes a function');
+  if (typeof handle !== 'function') throw invalidOption('handle', 'createCallbackSink takes a function');
   const sink = new Writable({
     objectMode: true,
     highWaterMark: options.highWaterMark ?? 16,

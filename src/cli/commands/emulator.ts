@@ -1,6 +1,6 @@
 /** `batchline emulator`: runs the local Files/Uploads/Batches API until interrupted. */
 import { once } from 'node:events';
-import { OptionError } from '../../errors.ts';
+import { invalidOption } from '../../errors.ts';
 import { FAULT_KINDS, startEmulator, type EmulatorOptions, type FaultKind } from '../../emulator/index.ts';
 import type { Command, CommandIO, FlagSpec } from '../command.ts';
 import { intFlag, numberFlag, parseCommandArgs } from '../flags.ts';
@@ -39,7 +39,7 @@ export const emulatorCommand: Command = {
       log: (line) => io.stderr.write(`${line}\n`),
     };
     if (values['api-key'] !== undefined) {
-      if (values['api-key'] === '') throw new OptionError('INVALID_OPTION', '--api-key must not be empty');
+      if (values['api-key'] === '') throw invalidOption('--api-key', '--api-key must not be empty');
       options.apiKey = values['api-key'];
     }
     const duration = intFlag(values['batch-duration-ms'], 'batch-duration-ms', 0);
@@ -83,7 +83,7 @@ function faultKindsOption(value: string): FaultKind[] {
   const kinds = value.split(',').map((kind) => kind.trim());
   for (const kind of kinds) {
     if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
-      throw new OptionError('INVALID_OPTION', `--fault-kinds takes a comma-separated list of ${FAULT_KINDS.join(', ')}; got ${JSON.stringify(kind)}`);
+      throw invalidOption('--fault-kinds', `--fault-kinds takes a comma-separated list of ${FAULT_KINDS.join(', ')}; got ${JSON.stringify(kind)}`);
     }
   }
   return kinds as FaultKind[];

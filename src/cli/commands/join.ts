@@ -1,7 +1,7 @@
 /** `batchline join`: one result line per input request, in input order. */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BatchlineError, JoinError, OptionError } from '../../errors.ts';
+import { BatchlineError, invalidOption } from '../../errors.ts';
 import { joinResults, type JoinStats } from '../../streams/join.ts';
 import { createJsonlSink } from '../../streams/sink.ts';
 import type { JoinedResult, ResultStatus } from '../../types.ts';
@@ -55,7 +55,7 @@ export const joinCommand: Command = {
     const prepared = await prepare(report, async () => {
       const [input, ...results] = positionals;
       if (positionals.filter((path) => path === '-').length > 1) {
-        throw new OptionError('INVALID_OPTION', 'stdin (-) can stand for one file only');
+        throw invalidOption('arguments', 'stdin (-) can stand for one file only');
       }
       const skip = onInvalidFlag(values['on-invalid']) === 'skip';
       const fromStdin = (path: string) => (path === '-' ? (io.stdin as AsyncIterable<Buffer>) : path);
@@ -63,10 +63,8 @@ export const joinCommand: Command = {
         input: fromStdin(input),
         results: results.map(fromStdin),
         includeRequest: values['include-request'],
-        onIssue: (issue) => {
-          if (skip) report.error(issue);
-          else if (issue.code !== 'DUPLICATE_RESULT') throw strictIssue(issue);
-        },
+        // Without a callback the join stops at an unknown or conflicting result, and counts duplicates quietly.
+        onIssue: skip ? (issue) => report.error(issue) : undefined,
         tempDir: values['temp-dir'],
         maxLineBytes: intFlag(values['max-line-bytes'], 'max-line-bytes', 1),
         maxPartitionBytes: intFlag(values['max-partition-bytes'], 'max-partition-bytes', 1024),
@@ -107,17 +105,6 @@ export const joinCommand: Command = {
     return failure === undefined ? 0 : 1;
   },
 };
-
-/** The engine's issue as the error that ends the run: it says nothing of a result being kept, since none is. */
-function strictIssue(issue: JoinError): JoinError {
-  if (issue.code !== 'CONFLICTING_RESULT') return issue;
-  const message = issue.message.replace(/; the first one read is kept$/, '');
-  return new JoinError(issue.code, `${message}; --on-invalid skip would keep the first one read and go on`, {
-    line: issue.line,
-    customId: issue.customId,
-    cause: issue,
-  });
-}
 
 /**
  * The closing summary. The statuses count the results joined, so on a run

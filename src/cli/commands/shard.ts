@@ -1,7 +1,7 @@
 /** `batchline shard`: validates a request file and writes it as upload-ready shard files. */
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
-import { OptionError } from '../../errors.ts';
+import { invalidOption } from '../../errors.ts';
 import { createSharder } from '../../streams/shard.ts';
 import type { ShardDescriptor } from '../../types.ts';
 import type { Command, FlagSpec } from '../command.ts';
@@ -40,7 +40,7 @@ export const shardCommand: Command = {
     const report = createReport(io, 'shard', { json: values.json === true, dataOnStdout: true });
     const run = await prepare(report, async (): Promise<RequestRun> => {
       const dir = values['out-dir'];
-      if (dir === undefined) throw new OptionError('INVALID_OPTION', '--out-dir is required');
+      if (dir === undefined) throw invalidOption('--out-dir', '--out-dir is required');
       const policy = onInvalidFlag(values['on-invalid']);
       const maxLineBytes = intFlag(values['max-line-bytes'], 'max-line-bytes', 1);
       const onInvalid = policy === 'skip' ? (err: unknown) => report.error(err) : 'error';

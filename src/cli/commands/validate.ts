@@ -1,5 +1,6 @@
 /** `batchline validate`: checks a request file against the Batch API rules, writing nothing. */
 import { Writable } from 'node:stream';
+import { countEmbeddingInputs } from '../../core/embedding-inputs.ts';
 import { lineOutput } from '../../core/line-output.ts';
 import { ShardPlan } from '../../core/shard-plan.ts';
 import { LimitError } from '../../errors.ts';
@@ -54,14 +55,15 @@ export const validateCommand: Command = {
         write(request: ValidRequest, _encoding, callback) {
           try {
             const { line, value } = request;
-            const placed = plan.place(value.url, value.body.model, lineOutput(request).size + 1, line, value.custom_id);
+            const inputs = value.url === '/v1/embeddings' ? countEmbeddingInputs(value.body.input) : undefined;
+            const placed = plan.place(value.url, value.body.model, lineOutput(request).size + 1, line, value.custom_id, inputs);
             if (placed.opened) counts.shards++;
             counts.requests++;
             callback();
           } catch (err) {
             // A request too large for any shard is a bad line like the validator's: skipped and reported
             // under --on-invalid skip, the end of the run otherwise.
-            if (policy === 'skip' && err instanceof LimitError && err.code === 'REQUEST_TOO_LARGE') {
+            if (policy === 'skip' && err instanceof LimitError && (err.code === 'REQUEST_TOO_LARGE' || err.code === 'TOO_MANY_EMBEDDING_INPUTS')) {
               report.error(err);
               counts.skipped++;
               callback();

@@ -77,10 +77,12 @@ export class ResultMatcher {
         );
       } else {
         this.counts.conflicting++;
+        // The first result stays only when an onIssue callback takes the issue and the run goes on.
+        const kept = this.options.onIssue ? '; the first one read is kept' : '';
         this.report(
           new JoinError(
             'CONFLICTING_RESULT',
-            `${describeOrigin(origin)}: a second, different result for custom_id ${JSON.stringify(customId)} (input line ${line}); the first one read is kept`,
+            `${describeOrigin(origin)}: a second, different result for custom_id ${JSON.stringify(customId)} (input line ${line})${kept}`,
             { line: origin.line, customId },
           ),
         );

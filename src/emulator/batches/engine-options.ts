@@ -1,5 +1,5 @@
 /** The batch engine's options, checked in one place: each bad value an INVALID_OPTION naming it. */
-import { OptionError } from '../../errors.ts';
+import { invalidOption } from '../../errors.ts';
 
 /** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
 export const DEFAULT_BATCH_DURATION_MS = 2000;
@@ -42,15 +42,15 @@ export interface NormalizedEngineSettings {
 
 export function normalizeEngineSettings(options: EngineSettings): NormalizedEngineSettings {
   const durationMs = options.batchDurationMs ?? DEFAULT_BATCH_DURATION_MS;
-  if (!Number.isFinite(durationMs) || durationMs < 0) throw new OptionError('INVALID_OPTION', `batchDurationMs must be a number ≥ 0, got ${durationMs}`);
+  if (!Number.isFinite(durationMs) || durationMs < 0) throw invalidOption('batchDurationMs', `batchDurationMs must be a number ≥ 0, got ${durationMs}`);
   const cancelDurationMs = options.cancelDurationMs ?? durationMs / 2;
   if (!Number.isFinite(cancelDurationMs) || cancelDurationMs < 0) {
-    throw new OptionError('INVALID_OPTION', `cancelDurationMs must be a number ≥ 0, got ${cancelDurationMs}`);
+    throw invalidOption('cancelDurationMs', `cancelDurationMs must be a number ≥ 0, got ${cancelDurationMs}`);
   }
   const errorRate = options.errorRate ?? 0;
-  if (!(errorRate >= 0 && errorRate <= 1)) throw new OptionError('INVALID_OPTION', `errorRate must be between 0 and 1, got ${errorRate}`);
+  if (!(errorRate >= 0 && errorRate <= 1)) throw invalidOption('errorRate', `errorRate must be between 0 and 1, got ${errorRate}`);
   const tokenLimit = options.tokenLimit ?? Number.POSITIVE_INFINITY;
-  if (!(tokenLimit > 0)) throw new OptionError('INVALID_OPTION', `tokenLimit must be a positive number, got ${tokenLimit}`);
+  if (!(tokenLimit > 0)) throw invalidOption('tokenLimit', `tokenLimit must be a positive number, got ${tokenLimit}`);
   return { durationMs, cancelDurationMs, errorRate, tokenLimit, creationLimit: creationLimit(options.batchCreationLimit), seed: (options.seed ?? 1) >>> 0 };
 }
 
@@ -58,10 +58,10 @@ function creationLimit(limit: BatchCreationLimit | undefined): Required<BatchCre
   if (limit === undefined) return null;
   const { creations, windowMs = DEFAULT_CREATION_WINDOW_MS } = limit;
   if (!Number.isSafeInteger(creations) || creations < 1) {
-    throw new OptionError('INVALID_OPTION', `batchCreationLimit.creations must be a whole number ≥ 1, got ${JSON.stringify(creations)}`);
+    throw invalidOption('batchCreationLimit.creations', `batchCreationLimit.creations must be a whole number ≥ 1, got ${JSON.stringify(creations)}`);
   }
   if (!Number.isFinite(windowMs) || windowMs <= 0) {
-    throw new OptionError('INVALID_OPTION', `batchCreationLimit.windowMs must be a number > 0, got ${JSON.stringify(windowMs)}`);
+    throw invalidOption('batchCreationLimit.windowMs', `batchCreationLimit.windowMs must be a number > 0, got ${JSON.stringify(windowMs)}`);
   }
   return { creations, windowMs };
 }

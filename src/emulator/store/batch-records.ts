@@ -4,8 +4,9 @@
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { BatchlineError } from '../../errors.ts';
+import { IoError } from '../../errors.ts';
 import { readJsonRecord, writeJsonAtomic } from '../../io/atomic-write.ts';
+import { systemCode, systemReason } from '../../io/system-error.ts';
 import type { BatchObject } from '../../types.ts';
 
 /** What the engine persists per batch: the object plus the timeline it runs on (emulator milliseconds). */
@@ -60,7 +61,13 @@ export class BatchStateDir {
   async flush(): Promise<void> {
     await Promise.all([...this.queues.values()]);
     if (this.firstError) {
-      throw new BatchlineError('EMULATOR_STATE_WRITE_FAILED', `could not write batch state: ${(this.firstError as Error).message}`, { cause: this.firstError });
+      const err = this.firstError;
+      const where = (err as NodeJS.ErrnoException).path ?? this.dir;
+      throw new IoError('EMULATOR_STATE_WRITE_FAILED', `could not write batch state to ${where}: ${systemReason(err)}`, {
+        path: where,
+        syscallCode: systemCode(err),
+        cause: err,
+      });
     }
   }
 
