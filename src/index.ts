@@ -19,8 +19,13 @@ export {
   AbortError,
   IoError,
   ApiError,
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorCodeInfo,
   type ErrorContext,
   type ApiErrorContext,
+  type IoErrorContext,
+  type BatchFailedContext,
 } from './errors.ts';
 
 // Shapes: requests, shards, results and the API's own objects.
