@@ -41,7 +41,8 @@ t.test('the demo runs the whole trip offline and joins every request back in inp
   t.ok(rejected.every((r) => r.response.status_code >= 400));
   t.ok(succeeded.every((r) => r.response.status_code === 200 && r.response.body !== null));
   t.match(stdout.text(), /joined 300 results in input order/);
-  t.match(stderr.text(), /sharded into \d+ files/);
+  t.match(stderr.text(), /batch 0 downloaded: \d+ completed/);
+  t.match(stderr.text(), /\d+ batches \(run run_\w+\), \d+ result files/);
 
   await writeFile(join(dir, 'results', 'my-notes.txt'), 'mine');
   const again = await runCli(['demo', '--requests', '50', '--batch-duration-ms', '20', '--out-dir', dir], {

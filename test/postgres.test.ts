@@ -7,12 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import OpenAI from 'openai';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import t from 'tap';
-import { runShardsOnApi } from '../src/cli/commands/demo.ts';
 import { startEmulator } from '../src/emulator/index.ts';
-import type { ShardDescriptor } from '../src/index.ts';
+import { ApiClient, createFileDownloader, createPoller, createSubmitter, createUploader, type ShardDescriptor } from '../src/index.ts';
 
 const run = promisify(execFile);
 const baseUrl = process.env.BATCHLINE_TEST_PG_URL;
@@ -45,8 +45,17 @@ t.test('Postgres rows through shards, the emulator and the joiner back into a ta
   t.equal(shards.length, 3, '1,234 rows at 500 per shard');
   t.same(shards.map((s) => [s.firstLine, s.lastLine]), [[1, 500], [501, 1000], [1001, 1234]]);
   t.same(shards.map((s) => s.requests), [500, 500, 234]);
-  const client = new OpenAI({ baseURL: `${emulator.url}/v1`, apiKey: 'test-key', maxRetries: 0 });
-  await runShardsOnApi(client, shards, join(dir, 'results'), { runId: 'pg-test', pollMs: 20 });
+  const client = new ApiClient({ baseURL: `${emulator.url}/v1`, apiKey: 'test-key' });
+  await pipeline(
+    Readable.from(shards),
+    createUploader({ client }),
+    createSubmitter({ client, runId: 'pg-test' }),
+    createPoller({ client, initialDelayMs: 20 }),
+    createFileDownloader({ client, outDir: join(dir, 'results') }),
+    async (downloaded) => {
+      for await (const batch of downloaded) t.equal(batch.batch.status, 'completed');
+    },
+  );
 
   const joinOut = await run(process.execPath, [example('join-into-postgres.ts'), url.href, join(dir, 'shards'), join(dir, 'results')]);
   t.match(joinOut.stdout, /saved 1234 answers/);

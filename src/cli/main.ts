@@ -27,6 +27,34 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'join output and error files back to their input, one result per request in input order',
     load: async () => (await import('./commands/join.ts')).joinCommand,
   },
+  upload: {
+    summary: 'upload JSONL request files (large ones in parts), one file id a line',
+    load: async () => (await import('./commands/upload.ts')).uploadCommand,
+  },
+  submit: {
+    summary: 'create a batch for an uploaded file, tagged so a retry never makes two',
+    load: async () => (await import('./commands/submit.ts')).submitCommand,
+  },
+  status: {
+    summary: 'print a batch as JSON',
+    load: async () => (await import('./commands/status.ts')).statusCommand,
+  },
+  wait: {
+    summary: 'wait for a batch to end, progress on stderr, the batch as JSON on stdout',
+    load: async () => (await import('./commands/wait.ts')).waitCommand,
+  },
+  cancel: {
+    summary: 'cancel a batch (its finished results stay downloadable)',
+    load: async () => (await import('./commands/cancel.ts')).cancelCommand,
+  },
+  list: {
+    summary: 'list batches, newest first, as JSON lines (with a metadata filter)',
+    load: async () => (await import('./commands/list.ts')).listCommand,
+  },
+  download: {
+    summary: "download a batch's output and error files, written atomically",
+    load: async () => (await import('./commands/download.ts')).downloadCommand,
+  },
   emulator: {
     summary: 'run a local emulator of the Files, Uploads and Batches API',
     load: async () => (await import('./commands/emulator.ts')).emulatorCommand,

@@ -1,19 +1,22 @@
-import { createReadStream, createWriteStream, openAsBlob } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import OpenAI, { toFile } from 'openai';
-import { BatchFailedError } from '../../errors.ts';
 import { startEmulator } from '../../emulator/index.ts';
+import { ApiClient } from '../../openai/client.ts';
+import type { DownloadedBatch } from '../../openai/results.ts';
 import { createParser } from '../../streams/parse.ts';
 import { createValidator } from '../../streams/validate.ts';
 import { createSharder } from '../../streams/shard.ts';
+import { createUploader } from '../../streams/upload.ts';
+import { createSubmitter } from '../../streams/submit.ts';
+import { createPoller } from '../../streams/poll.ts';
+import { createFileDownloader } from '../../streams/download.ts';
 import { joinResults } from '../../streams/join.ts';
 import { createJsonlSink } from '../../streams/sink.ts';
-import { TERMINAL_BATCH_STATUSES, type BatchEndpoint, type ResultStatus, type ShardDescriptor } from '../../types.ts';
+import type { BatchEndpoint, ResultStatus } from '../../types.ts';
 import type { Command, CommandIO, FlagSpec } from '../command.ts';
 import { intFlag, numberFlag, parseCommandArgs } from '../flags.ts';
 import { checkDirectory } from '../paths.ts';
@@ -45,62 +48,6 @@ export async function writeDemoInput(path: string, requests: number): Promise<vo
   await pipeline(Readable.from(lines()), createWriteStream(path));
 }
 
-/**
- * Upload → submit → poll → download for finished shards, with the official
- * SDK: one batch per shard, tagged with the run id and shard index. Returns
- * the downloaded output and error files. (The dedicated upload, submit, poll
- * and download stages will take this over, with retries and resume.)
- */
-export async function runShardsOnApi(
-  client: OpenAI,
-  shards: readonly ShardDescriptor[],
-  resultsDir: string,
-  options: { runId: string; signal?: AbortSignal | undefined; log?: (line: string) => void; pollMs?: number },
-): Promise<string[]> {
-  const { signal } = options;
-  const batches = await Promise.all(
-    shards.map(async (shard) => {
-      const file = await client.files.create(
-        { file: await toFile(await openAsBlob(shard.path), basename(shard.path)), purpose: 'batch' },
-        { signal },
-      );
-      return client.batches.create(
-        {
-          input_file_id: file.id,
-          endpoint: shard.endpoint as OpenAI.BatchCreateParams['endpoint'],
-          completion_window: '24h',
-          metadata: { run: options.runId, shard: String(shard.index), model: shard.model },
-        },
-        { signal },
-      );
-    }),
-  );
-  options.log?.(`uploaded and submitted ${batches.length} batches (run ${options.runId})`);
-
-  await mkdir(resultsDir, { recursive: true });
-  const resultFiles: string[] = [];
-  for (const submitted of batches) {
-    let batch = submitted;
-    while (!TERMINAL_BATCH_STATUSES.has(batch.status)) {
-      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 100));
-      batch = await client.batches.retrieve(batch.id, { signal });
-    }
-    if (batch.status !== 'completed') {
-      throw new BatchFailedError('BATCH_FAILED', `batch ended ${batch.status}`, { batchId: batch.id });
-    }
-    const counts = batch.request_counts;
-    options.log?.(`${batch.id} ${batch.status}: ${counts?.completed ?? 0} completed, ${counts?.failed ?? 0} failed`);
-    for (const fileId of [batch.output_file_id, batch.error_file_id]) {
-      if (!fileId) continue;
-      const path = join(resultsDir, `${fileId}.jsonl`);
-      const response = await client.files.content(fileId, { signal });
-      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(path));
-      resultFiles.push(path);
-    }
-  }
-  return resultFiles;
-}
-
 async function removeOwnFiles(dir: string, name: RegExp): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   await Promise.all(names.filter((n) => name.test(n)).map((n) => rm(join(dir, n), { force: true })));
@@ -111,56 +58,65 @@ function log(io: CommandIO, line: string): void {
 }
 
 /**
- * The whole trip against the embedded emulator, using the stages and the
- * official SDK: generate → parse → validate → shard → upload → submit →
- * poll → download → join.
+ * The whole trip against the embedded emulator, through the stages:
+ * generate → parse → validate → shard → upload → submit → poll → download,
+ * overlapped (a shard goes up as soon as it is written, every batch is
+ * watched at once, a batch's files come down as soon as it ends), then join.
  */
 export async function runDemo(
-  options: { requests: number; maxRequests: number; errorRate: number; outDir: string; batchDurationMs: number },
+  options: { requests: number; maxRequests: number; errorRate: number; faultRate: number; outDir: string; batchDurationMs: number },
   io: CommandIO,
 ): Promise<Record<ResultStatus, number>> {
   const started = Date.now();
+  const { signal } = io;
   await mkdir(options.outDir, { recursive: true });
   // The demo's own files from an earlier run in the same directory go (and nothing else): shards never mix across runs.
   await removeOwnFiles(join(options.outDir, 'shards'), /^shard-\d{5}\.jsonl$/);
-  await removeOwnFiles(join(options.outDir, 'results'), /^file-[0-9a-f]+\.jsonl$/);
+  await removeOwnFiles(join(options.outDir, 'results'), /^batch_[0-9a-f]+_(output|error)\.jsonl$/);
   const inputPath = join(options.outDir, 'input.jsonl');
   await writeDemoInput(inputPath, options.requests);
   log(io, `wrote ${options.requests} requests across ${ROUTES.length} endpoint/model routes to ${inputPath}`);
 
-  const emulator = await startEmulator({ batchDurationMs: options.batchDurationMs, errorRate: options.errorRate, seed: 7 });
+  const emulator = await startEmulator({ batchDurationMs: options.batchDurationMs, errorRate: options.errorRate, faultRate: options.faultRate, seed: 7 });
   try {
-    log(io, `emulator listening on ${emulator.url}/v1`);
-    const client = new OpenAI({ baseURL: `${emulator.url}/v1`, apiKey: 'demo-key-not-secret' });
-
-    const shards: ShardDescriptor[] = [];
+    log(io, `emulator listening on ${emulator.url}/v1, failing ${Math.round(options.faultRate * 100)} % of API requests on purpose`);
+    let retries = 0;
+    const client = new ApiClient({ baseURL: `${emulator.url}/v1`, apiKey: 'demo-key-not-secret', retry: { baseDelayMs: 20 }, onRetry: () => void retries++ });
+    const submitter = createSubmitter({ client, signal });
+    const downloaded: DownloadedBatch[] = [];
     await pipeline(
       createReadStream(inputPath),
-      createParser({ signal: io.signal }),
-      createValidator({ routeByEndpoint: true, signal: io.signal }),
-      createSharder({ dir: join(options.outDir, 'shards'), maxRequests: options.maxRequests, signal: io.signal }),
+      createParser({ signal }),
+      createValidator({ routeByEndpoint: true, signal }),
+      createSharder({ dir: join(options.outDir, 'shards'), maxRequests: options.maxRequests, signal }),
+      createUploader({ client, signal }),
+      submitter,
+      createPoller({
+        client,
+        initialDelayMs: 100,
+        maxDelayMs: 1000,
+        maxRequestsPerSecond: 50,
+        signal,
+        onProgress: (event) => event.statusChanged && log(io, `batch ${event.shard} ${event.batchId}: ${event.status}`),
+      }),
+      createFileDownloader({ client, outDir: join(options.outDir, 'results'), signal }),
       new Writable({
         objectMode: true,
-        write(shard: ShardDescriptor, _enc, done) {
-          shards.push(shard);
+        write(batch: DownloadedBatch, _enc, done) {
+          downloaded.push(batch);
+          const { completed, failed } = batch.batch.request_counts;
+          log(io, `batch ${batch.shard} downloaded: ${completed} completed, ${failed} failed`);
           done();
         },
       }),
-      { signal: io.signal },
+      { signal },
     );
-    log(io, `sharded into ${shards.length} files (≤ ${options.maxRequests} requests, one endpoint and model each)`);
-
-    const runId = `demo-${started.toString(36)}`;
-    const resultFiles = await runShardsOnApi(client, shards, join(options.outDir, 'results'), {
-      runId,
-      signal: io.signal,
-      log: (line) => log(io, line),
-    });
-    log(io, `downloaded ${resultFiles.length} output and error files (lines in shuffled order)`);
+    const resultFiles = downloaded.flatMap((batch) => [batch.output, batch.error]).flatMap((file) => (file ? [file.path] : []));
+    log(io, `${downloaded.length} batches (run ${submitter.runId}), ${resultFiles.length} result files in shuffled order, ${retries} API calls retried`);
 
     const outputPath = join(options.outDir, 'joined.jsonl');
-    const joined = joinResults({ input: inputPath, results: resultFiles, signal: io.signal });
-    await pipeline(Readable.from(joined), createJsonlSink(outputPath, { signal: io.signal }));
+    const joined = joinResults({ input: inputPath, results: resultFiles, signal });
+    await pipeline(Readable.from(joined), createJsonlSink(outputPath, { signal }));
     const { stats } = joined;
     const statuses: Record<ResultStatus, number> = {
       succeeded: stats.succeeded,
@@ -191,6 +147,7 @@ const flags = {
   requests: { type: 'string', value: 'N', help: 'how many requests to generate, across three endpoint/model routes (default 3000)' },
   'max-requests': { type: 'string', value: 'N', help: 'most requests per shard, so the run makes several batches (default 400)' },
   'error-rate': { type: 'string', value: 'R', help: "share of requests the emulator answers with a 4xx error, 0 … 1 (default 0.02)" },
+  'fault-rate': { type: 'string', value: 'R', help: 'share of API requests the emulator fails on purpose (429, 5xx, resets, cut-off\nreplies), retried by the client, 0 … 1 (default 0.05)' },
   'batch-duration-ms': { type: 'string', value: 'N', help: 'how long each batch runs in the emulator (default 1500)' },
   'out-dir': {
     type: 'string',
@@ -203,7 +160,7 @@ export const demoCommand: Command = {
   description:
     'Run a batch end to end against the embedded emulator, offline: generate requests, shard, upload,\n' +
     'submit, poll, download and join them; prints where the joined results are and their statuses.',
-  usage: 'batchline demo [--requests N] [--max-requests N] [--error-rate R] [--batch-duration-ms N] [--out-dir DIR]',
+  usage: 'batchline demo [--requests N] [--max-requests N] [--error-rate R] [--fault-rate R] [--batch-duration-ms N] [--out-dir DIR]',
   flags,
   notes: 'Exit 0 when every request has its result, 1 otherwise. Progress goes to stderr.',
   async run(args, io) {
@@ -212,6 +169,7 @@ export const demoCommand: Command = {
       requests: intFlag(values.requests, 'requests', 1) ?? 3000,
       maxRequests: intFlag(values['max-requests'], 'max-requests', 1) ?? 400,
       errorRate: numberFlag(values['error-rate'], 'error-rate', 0, 1) ?? 0.02,
+      faultRate: numberFlag(values['fault-rate'], 'fault-rate', 0, 1) ?? 0.05,
       batchDurationMs: intFlag(values['batch-duration-ms'], 'batch-duration-ms', 0) ?? 1500,
     };
     if (values['out-dir'] !== undefined) await checkDirectory(values['out-dir'], '--out-dir');
