@@ -12,11 +12,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import pRetry from 'p-retry';
-import { fetch as undiciFetch } from 'undici';
 import { AbortError, abortMessage, ApiError, BatchlineError, OptionError } from '../errors.ts';
 import { normalizeRetryPolicy, retryDelayMs, type RetryPolicy } from '../core/retry-policy.ts';
 import { wholeNumberOption } from '../core/options.ts';
 import { redact, toApiError, type CallTarget } from './api-error.ts';
+import { bodyFetch } from './body-fetch.ts';
 
 export type { CallTarget } from './api-error.ts';
 
@@ -121,18 +121,10 @@ function withoutOperation({ operation: _operation, ...where }: CallTarget) {
   return where;
 }
 
-/**
- * The fetch the SDK is built with: the undici package's, not Node's own. Node
- * 24's built-in fetch keeps every chunk of a streamed request body until the
- * request ends (nodejs/undici#4058), so a 200 MB upload held 200 MB; the
- * undici package's fetch lets each chunk go once it is written.
- */
-const streamingFetch = undiciFetch as unknown as typeof fetch;
-
 function buildSdk(options: ClientOptions, timeoutMs: number): OpenAI {
   try {
     return new OpenAI({
-      fetch: streamingFetch,
+      fetch: bodyFetch as unknown as typeof fetch,
       apiKey: options.apiKey,
       baseURL: options.baseURL,
       organization: options.organization,
