@@ -21,9 +21,15 @@ function text(random: () => number, bytes: number): string {
   return words.join(' ');
 }
 
-/** One realistic chat-completion request line of about 1–4 KB. */
-export function requestLine(random: () => number, index: number): string {
-  const target = 1024 + Math.floor(random() * 3072);
+/** Line sizes: `min` bytes plus up to `spread` more, uniformly. */
+export interface LineSize {
+  min: number;
+  spread: number;
+}
+
+/** One realistic chat-completion request line of about 1–4 KB (or of `size`). */
+export function requestLine(random: () => number, index: number, size: LineSize = { min: 1024, spread: 3072 }): string {
+  const target = size.min + Math.floor(random() * size.spread);
   const system = 'You are a careful assistant. Answer in JSON with the keys "label" and "reason".';
   const request = {
     custom_id: `req-${index.toString().padStart(9, '0')}`,

@@ -1,9 +1,11 @@
 /**
  * Cuts a byte stream into runs of whole lines: each `push` returns the bytes
- * up to and including the last `\n` seen so far (one buffer, copied only when
- * a line spans chunks), and keeps the rest until its line ends. The carried
- * part has a cap, so a line with no end cannot grow without bound. Pure: no
- * I/O, so a download can restart and feed it again from any line boundary.
+ * up to and including the last `\n` seen so far, and keeps the rest until its
+ * line ends. A run is a list of pieces (the carried start of a line, then the
+ * chunk up to its last break), never copied: a writer sends them in one
+ * writev, and a reader that wants one buffer concatenates. The carried part
+ * has a cap, so a line with no end cannot grow without bound. Pure: no I/O,
+ * so a download can restart and feed it again from any line boundary.
  */
 import { LimitError } from '../errors.ts';
 
@@ -23,20 +25,21 @@ export class WholeLines {
     return this.#carryBytes;
   }
 
-  /** The whole lines completed by `chunk` (null when none), each ending in `\n`. */
-  push(chunk: Buffer): Buffer | null {
+  /** The pieces of the whole lines completed by `chunk` (null when none); the last piece ends in `\n`. */
+  push(chunk: Buffer): Buffer[] | null {
     const end = chunk.lastIndexOf(NEWLINE);
     if (end === -1) {
       this.#hold(chunk);
       return null;
     }
-    let lines: Buffer;
-    if (this.#carryBytes === 0) lines = chunk.subarray(0, end + 1);
+    const head = chunk.subarray(0, end + 1);
+    let lines: Buffer[];
+    if (this.#carryBytes === 0) lines = [head];
     else {
-      const head = chunk.subarray(0, end + 1);
       const firstBreak = head.indexOf(NEWLINE);
       if (this.#carryBytes + firstBreak + 1 > this.maxLineBytes) this.#overflow(this.#carryBytes + firstBreak + 1);
-      lines = Buffer.concat([...this.#carry, head], this.#carryBytes + head.length);
+      lines = this.#carry;
+      lines.push(head);
       this.#carry = [];
       this.#carryBytes = 0;
     }
@@ -44,9 +47,9 @@ export class WholeLines {
     return lines;
   }
 
-  /** The unfinished last line (null when none), and a fresh start. */
-  flush(): Buffer | null {
-    const rest = this.#carryBytes === 0 ? null : Buffer.concat(this.#carry, this.#carryBytes);
+  /** The pieces of the unfinished last line (null when none), and a fresh start. */
+  flush(): Buffer[] | null {
+    const rest = this.#carryBytes === 0 ? null : this.#carry;
     this.reset();
     return rest;
   }

@@ -12,11 +12,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import pRetry from 'p-retry';
-import { fetch as undiciFetch } from 'undici';
 import { AbortError, abortMessage, ApiError, BatchlineError, OptionError } from '../errors.ts';
 import { normalizeRetryPolicy, retryDelayMs, type RetryPolicy } from '../core/retry-policy.ts';
 import { wholeNumberOption } from '../core/options.ts';
 import { redact, toApiError, type CallTarget } from './api-error.ts';
+import { bodyFetch } from './body-fetch.ts';
 
 export type { CallTarget } from './api-error.ts';
 
@@ -56,9 +56,9 @@ export class ApiClient {
   /** The SDK instance for every JSON call, as the caller built it (or from options), retries off. */
   readonly sdk: OpenAI;
   /**
-   * The same client for requests whose body streams from a file (uploads):
-   * built on the undici package's fetch when the SDK would use Node's own
-   * (see `streamingFetch`); a caller's custom fetch is kept as it is.
+   * The same client for the requests whose bodies are large (uploads, and the
+   * downloads of a file's content): on our fetch (body-fetch.ts) when the SDK
+   * would use Node's own; a caller's custom fetch is kept as it is.
    */
   readonly streamingSdk: OpenAI;
   readonly policy: RetryPolicy;
@@ -71,7 +71,7 @@ export class ApiClient {
     this.#onRetry = options.onRetry;
     this.sdk = options.client ? options.client.withOptions({ maxRetries: 0 }) : buildSdk(options, this.timeoutMs);
     const usesBuiltInFetch = (this.sdk as unknown as { fetch?: unknown }).fetch === globalThis.fetch;
-    this.streamingSdk = usesBuiltInFetch ? this.sdk.withOptions({ fetch: streamingFetch }) : this.sdk;
+    this.streamingSdk = usesBuiltInFetch ? this.sdk.withOptions({ fetch: bodyFetch as unknown as typeof fetch }) : this.sdk;
   }
 
   /** The secret to keep out of every message. */
@@ -130,17 +130,10 @@ function withoutOperation({ operation: _operation, ...where }: CallTarget) {
   return where;
 }
 
-/**
- * The fetch for streamed request bodies: the undici package's, not Node's own.
- * Node 24's built-in fetch keeps every chunk of a streamed request body until the
- * request ends (nodejs/undici#4058), so a 200 MB upload held 200 MB; the
- * undici package's fetch lets each chunk go once it is written.
- */
-const streamingFetch = undiciFetch as unknown as typeof fetch;
-
 function buildSdk(options: ClientOptions, timeoutMs: number): OpenAI {
   try {
     return new OpenAI({
+      fetch: bodyFetch as unknown as typeof fetch,
       apiKey: options.apiKey,
       baseURL: options.baseURL,
       organization: options.organization,

@@ -14,6 +14,8 @@ import { retryDelayMs } from '../core/retry-policy.ts';
 import { WholeLines } from '../core/whole-lines.ts';
 import { wholeNumberOption } from '../core/options.ts';
 import { toApiError, type CallTarget } from './api-error.ts';
+import { bodyChunks, type BodyChunks } from './body-chunks.ts';
+import { DIRECT_REQUEST } from './body-fetch.ts';
 import type { ApiClient } from './client.ts';
 
 export interface DownloadOptions {
@@ -57,13 +59,14 @@ export interface DownloadTarget {
 
 /** One attempt at the body: its bytes start at `start` of the file; `total` is the file's size where known. */
 interface BodyAttempt {
-  reader: ReadableStreamDefaultReader<Uint8Array>;
+  chunks: BodyChunks;
   start: number;
   total: number | undefined;
 }
 
 /**
- * The file's bytes as buffers of whole lines, in order, each byte once.
+ * The file's bytes as runs of whole lines, in order, each byte once: each run
+ * is a list of pieces (WholeLines), whose last piece ends in a line break.
  * Retries body failures up to the client's `maxAttempts` in a row without
  * progress, waiting as its retry policy does; each request is also retried
  * by the client itself.
@@ -74,7 +77,7 @@ export async function* fetchFileLines(
   options: NormalizedDownloadOptions,
   signal?: AbortSignal,
   where: DownloadTarget = {},
-): AsyncGenerator<Buffer> {
+): AsyncGenerator<Buffer[]> {
   const target: CallTarget = { operation: 'download file', fileId, ...where };
   let expected: number | undefined;
   if (options.verifySize) {
@@ -89,22 +92,29 @@ export async function* fetchFileLines(
     const attemptSignal = signal ? AbortSignal.any([signal, attempt.signal]) : attempt.signal;
     // A failure to get the response is final here: the client has already retried the request.
     const body = await openBody(client, fileId, target, delivered, expected, options.useRange, attemptSignal, signal);
+    // One idle timer per attempt, armed only while a read is awaited (not while the reader of these lines is busy).
+    let reading = false;
     let idle = false;
+    const timer = setTimeout(function onIdle() {
+      if (!reading) return;
+      idle = true;
+      attempt.abort();
+    }, options.idleTimeoutMs);
+    timer.unref();
     try {
       let position = body.start;
       for (;;) {
-        const timer = setTimeout(() => {
-          idle = true;
-          attempt.abort();
-        }, options.idleTimeoutMs);
-        let next: Awaited<ReturnType<typeof body.reader.read>>;
+        reading = true;
+        timer.refresh().ref();
+        let next: Buffer | null;
         try {
-          next = await body.reader.read();
+          next = await body.chunks.next();
         } finally {
-          clearTimeout(timer);
+          reading = false;
+          timer.unref();
         }
-        if (next.done) break;
-        let chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+        if (next === null) break;
+        let chunk = next;
         if (position < delivered) {
           const skip = Math.min(chunk.length, delivered - position);
           position += skip;
@@ -115,7 +125,7 @@ export async function* fetchFileLines(
         if (body.total !== undefined && position > body.total) throw sizeError(target, `more than the file's ${body.total} bytes arrived`);
         const whole = lines.push(chunk);
         if (whole) {
-          delivered += whole.length;
+          for (const piece of whole) delivered += piece.length;
           failures = 0;
           yield whole;
         }
@@ -146,8 +156,9 @@ export async function* fetchFileLines(
       }
     } finally {
       // Done, failed or left early by the reader: never leave the response open.
+      clearTimeout(timer);
       attempt.abort();
-      body.reader.cancel().catch(() => undefined);
+      body.chunks.cancel();
     }
   }
 }
@@ -165,26 +176,36 @@ async function openBody(
   const ranged = useRange && offset > 0;
   const response = await client.call(
     target,
-    ({ options }) => client.sdk.files.content(fileId, { ...options, signal: attemptSignal, ...(ranged ? { headers: { range: `bytes=${offset}-` } } : {}) }),
+    ({ options }) =>
+      client.streamingSdk.files.content(fileId, {
+        ...options,
+        signal: attemptSignal,
+        ...DIRECT_REQUEST,
+        ...(ranged ? { headers: { range: `bytes=${offset}-` } } : {}),
+      }),
     signal,
   );
-  if (!response.body) throw new ApiError('DOWNLOAD_TRUNCATED', `${target.operation}: the response has no body`, { ...target, retryable: true });
+  const chunks = bodyChunks(response);
+  if (!chunks) throw new ApiError('DOWNLOAD_TRUNCATED', `${target.operation}: the response has no body`, { ...target, retryable: true });
+  // The SDK's link from the attempt's signal to the request may be released with the response: stop the body here too.
+  const stop = () => chunks.cancel();
+  attemptSignal.addEventListener('abort', stop, { once: true });
   const length = headerNumber(response.headers.get('content-length'));
   let start = 0;
   if (ranged && response.status === 206) {
     const range = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(response.headers.get('content-range') ?? '');
     if (!range || Number(range[1]) !== offset) {
-      await response.body.cancel().catch(() => undefined);
+      chunks.cancel();
       throw sizeError(target, `asked for bytes from ${offset}, the server sent ${JSON.stringify(response.headers.get('content-range'))}`);
     }
     start = offset;
   }
   const announced = length === undefined ? undefined : start + length;
   if (expected !== undefined && announced !== undefined && announced !== expected) {
-    await response.body.cancel().catch(() => undefined);
+    chunks.cancel();
     throw sizeError(target, `the file has ${expected} bytes, the response announces ${announced}`);
   }
-  return { reader: response.body.getReader(), start, total: expected ?? announced };
+  return { chunks, start, total: expected ?? announced };
 }
 
 function headerNumber(value: string | null): number | undefined {

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { BatchlineError, invalidOption, IoError } from '../errors.ts';
 import type { BatchObject, SubmittedShard } from '../types.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
-import { writeAll } from '../io/write-all.ts';
+import { WriteBehind } from '../io/write-behind.ts';
 import { fileIdOrNull, isTerminal, retrieveBatch } from './batches.ts';
 import { resolveClient, type ApiClient, type ClientOptions } from './client.ts';
 import { fetchFileLines, normalizeDownloadOptions, type DownloadOptions, type NormalizedDownloadOptions } from './download.ts';
@@ -68,8 +68,8 @@ export async function* downloadResults(client: ApiClient | ClientOptions, input:
 export async function* streamResults(api: ApiClient, input: DownloadInput, options: NormalizedDownloadOptions, signal?: AbortSignal): AsyncGenerator<ResultChunk> {
   const { batch, shard } = await resolveDownloadInput(api, input, signal);
   for (const { kind, fileId } of resultFiles(batch)) {
-    for await (const data of fetchFileLines(api, fileId, options, signal, { batchId: batch.id, shard })) {
-      yield { kind, batchId: batch.id, fileId, shard, data };
+    for await (const pieces of fetchFileLines(api, fileId, options, signal, { batchId: batch.id, shard })) {
+      yield { kind, batchId: batch.id, fileId, shard, data: pieces.length === 1 ? pieces[0] : Buffer.concat(pieces) };
     }
   }
 }
@@ -102,26 +102,26 @@ async function writeFileAtomically(
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const context = { fileId, ...where };
   let handle: FileHandle | undefined;
-  let bytes = 0;
+  let writer: WriteBehind | undefined;
   try {
     handle = await io(() => open(tmp, 'wx'), tmp, context);
-    for await (const chunk of fetchFileLines(api, fileId, options, signal, where)) {
-      const target = handle;
-      await io(() => writeAll(target, [chunk]), tmp, context);
-      bytes += chunk.length;
-    }
+    const file = (writer = new WriteBehind(handle));
+    // The network is read while the disk writes: a write waits only when 256 KiB are queued.
+    for await (const pieces of fetchFileLines(api, fileId, options, signal, where)) await io(() => file.write(pieces), tmp, context);
+    await io(() => file.flush(), tmp, context);
     const target = handle;
     await io(() => target.sync(), tmp, context);
     handle = undefined;
     await io(() => target.close(), tmp, context);
     await io(() => rename(tmp, path), path, context);
   } catch (err) {
+    await writer?.settle();
     await handle?.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
   }
   await syncDirectory(dirname(path));
-  return { fileId, path, bytes };
+  return { fileId, path, bytes: writer.written };
 }
 
 async function io<T>(step: () => Promise<T>, path: string, context: { fileId?: string | undefined; batchId?: string | undefined; shard?: number | undefined }): Promise<T> {

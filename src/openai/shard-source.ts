@@ -11,8 +11,12 @@ import { BatchlineError, IoError } from '../errors.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import type { ShardDescriptor } from '../types.ts';
 
-/** Bytes per read: large enough for throughput, small enough that a request in flight holds little. */
-export const UPLOAD_READ_CHUNK_BYTES = 256 * 1024;
+/**
+ * Bytes per read. 64 KiB (a socket's own read size) went as fast as 256 KiB
+ * and, with the young generation kept small, held 110 MB instead of 140 MB at
+ * 16 requests in flight (benchmarks/RESULTS.md, transport).
+ */
+export const UPLOAD_READ_CHUNK_BYTES = 64 * 1024;
 
 export interface ShardFileState {
   size: number;

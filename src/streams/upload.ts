@@ -5,8 +5,8 @@
  * the multipart threshold, Uploads API parts above it.
  *
  * Memory: no file is held whole. Each request in flight holds a few read
- * chunks (256 KiB each) between the file and the socket, so the stage holds
- * about concurrency × partConcurrency × 1 MiB, and never more than
+ * chunks (64 KiB each) between the file and the socket, so the stage holds
+ * about concurrency × partConcurrency × 256 KiB, and never more than
  * concurrency × partConcurrency × partSizeBytes.
  */
 import type { Duplex } from 'node:stream';
