@@ -149,3 +149,23 @@ t.test('under one request in five failing, three files make three batches and ev
   t.equal(listed.length, 3, 'one batch per file, whatever was retried');
   t.match(stderr, /retrying in \d+ ms/, 'faults were met and retried');
 });
+
+t.test('list waits for a slow reader, and a closed stdout ends it quietly with 141', async (t) => {
+  const { emulator, run, inputFile } = await setUp(t, { batchDurationMs: 60_000 });
+  const fileId = (await run(['upload', await inputFile('l.jsonl', ids('l', 1))])).stdout.trim();
+  for (let i = 0; i < 5; i++) await run(['submit', fileId]);
+  const stdout = new PassThrough({ highWaterMark: 1 });
+  const stderr = new PassThrough();
+  let err = '';
+  stderr.on('data', (chunk) => (err += chunk));
+  const pending = main(['list', '--base-url', `${emulator.url}/v1`], { stdin: Readable.from([]), stdout, stderr, env: { OPENAI_API_KEY: KEY } });
+  // Nobody reads: the command waits after its first line instead of queueing every batch.
+  await new Promise<void>((resolve) => {
+    const check = () => (stdout.writableLength > 0 ? resolve() : setImmediate(check));
+    check();
+  });
+  t.equal(jsonLines(stdout.read().toString()).length, 1, 'one line written, then it waits');
+  stdout.destroy();
+  t.equal(await pending, 141);
+  t.equal(err, '', 'nothing printed');
+});

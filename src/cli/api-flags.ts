@@ -4,6 +4,7 @@
  * JSON on stdout. The key is read from OPENAI_API_KEY only, never from a
  * flag, so it never lands in shell history or a process list.
  */
+import { once } from 'node:events';
 import { invalidOption, OptionError } from '../errors.ts';
 import { ApiClient } from '../openai/client.ts';
 import type { CommandIO, FlagSpec } from './command.ts';
@@ -59,7 +60,7 @@ export function metadataPairs(pairs: readonly string[] | undefined): Record<stri
   return metadata;
 }
 
-/** One JSON value a line on stdout. */
-export function writeJson(io: CommandIO, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value)}\n`);
+/** One JSON value a line on stdout, waiting for a slow reader (a long `list` into a pipe is never queued whole). */
+export async function writeJson(io: CommandIO, value: unknown): Promise<void> {
+  if (!io.stdout.write(`${JSON.stringify(value)}\n`)) await once(io.stdout, 'drain', { signal: io.signal });
 }

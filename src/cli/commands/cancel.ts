@@ -15,7 +15,7 @@ export const cancelCommand: Command = {
   notes: 'Exit 1 with BATCH_NOT_CANCELLABLE when the batch already ended completed, failed or expired.',
   async run(args, io) {
     const { values, positionals } = parseCommandArgs('cancel', args, flags, { min: 1, max: 1, what: 'one batch id' });
-    writeJson(io, await cancelBatch(apiClient(values, io), positionals[0], { signal: io.signal }));
+    await writeJson(io, await cancelBatch(apiClient(values, io), positionals[0], { signal: io.signal }));
     return 0;
   },
 };

@@ -25,7 +25,7 @@ export const downloadCommand: Command = {
     await checkDirectory(outDir, '--out-dir', { mustExist: false });
     const client = apiClient(values, io);
     const downloaded = await downloadBatchFiles(client, positionals[0], outDir, { signal: io.signal });
-    if (values.json) writeJson(io, { batch: downloaded.batch.id, output: downloaded.output, error: downloaded.error });
+    if (values.json) await writeJson(io, { batch: downloaded.batch.id, output: downloaded.output, error: downloaded.error });
     else for (const file of [downloaded.output, downloaded.error]) if (file) io.stdout.write(`${file.path}\n`);
     return 0;
   },

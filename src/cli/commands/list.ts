@@ -23,7 +23,7 @@ export const listCommand: Command = {
       metadata: metadataPairs(values.metadata),
       signal: io.signal,
     });
-    for await (const batch of batches) writeJson(io, batch);
+    for await (const batch of batches) await writeJson(io, batch);
     return 0;
   },
 };

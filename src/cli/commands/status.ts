@@ -13,7 +13,7 @@ export const statusCommand: Command = {
   notes: 'Absent output or error file ids are printed as null (the API may send "").',
   async run(args, io) {
     const { values, positionals } = parseCommandArgs('status', args, flags, { min: 1, max: 1, what: 'one batch id' });
-    writeJson(io, await retrieveBatch(apiClient(values, io), positionals[0], { signal: io.signal }));
+    await writeJson(io, await retrieveBatch(apiClient(values, io), positionals[0], { signal: io.signal }));
     return 0;
   },
 };

@@ -33,7 +33,7 @@ export const submitCommand: Command = {
       runId: values['run-id'],
       signal: io.signal,
     });
-    if (values.json) writeJson(io, submitted.batch);
+    if (values.json) await writeJson(io, submitted.batch);
     else io.stdout.write(`${submitted.batchId}\n`);
     return 0;
   },

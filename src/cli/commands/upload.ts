@@ -41,7 +41,7 @@ export const uploadCommand: Command = {
       signal: io.signal,
     });
     for await (const file of uploaded) {
-      if (values.json) writeJson(io, { path: file.path, fileId: file.fileId, bytes: file.bytes, sha256: file.sha256 });
+      if (values.json) await writeJson(io, { path: file.path, fileId: file.fileId, bytes: file.bytes, sha256: file.sha256 });
       else io.stdout.write(`${file.fileId}\n`);
     }
     return 0;

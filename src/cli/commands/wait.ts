@@ -30,7 +30,7 @@ export const waitCommand: Command = {
     const { values, positionals } = parseCommandArgs('wait', args, flags, { min: 1, max: 1, what: 'one batch id' });
     const client = apiClient(values, io);
     try {
-      writeJson(io, await waitForBatch(client, positionals[0], {
+      await writeJson(io, await waitForBatch(client, positionals[0], {
         initialDelayMs: intFlag(values['poll-ms'], 'poll-ms', 1),
         maxDelayMs: intFlag(values['max-poll-ms'], 'max-poll-ms', 1),
         onProgress: (event) => report(io, event),
@@ -38,7 +38,7 @@ export const waitCommand: Command = {
       }));
       return 0;
     } catch (err) {
-      if (err instanceof BatchFailedError && err.batch) writeJson(io, err.batch);
+      if (err instanceof BatchFailedError && err.batch) await writeJson(io, err.batch);
       throw err;
     }
   },
