@@ -12,7 +12,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { writeAll } from './write-all.ts';
 
-export const DEFAULT_MAX_PENDING_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_PENDING_BYTES = 256 * 1024;
 
 export class WriteBehind {
   readonly #handle: FileHandle;

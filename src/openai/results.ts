@@ -105,7 +105,7 @@ async function writeFileAtomically(
   try {
     handle = await io(() => open(tmp, 'wx'), tmp, context);
     const file = (writer = new WriteBehind(handle));
-    // The network is read while the disk writes: a write waits only when a megabyte is queued.
+    // The network is read while the disk writes: a write waits only when 256 KiB are queued.
     for await (const pieces of fetchFileLines(api, fileId, options, signal, where)) await io(() => file.write(pieces), tmp, context);
     await io(() => file.flush(), tmp, context);
     const target = handle;
