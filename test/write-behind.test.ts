@@ -6,9 +6,11 @@ import { WriteBehind } from '../src/io/write-behind.ts';
  * A file handle whose writes finish only when the test says so, taking at
  * most `max` bytes a call; it fails the call after `failAfter` calls.
  */
-function slowHandle(max = Infinity, failAfter = Infinity) {
+function slowHandle(max = Infinity, failAfter = Infinity, failSync = false) {
   let out = Buffer.alloc(0);
   const calls: number[] = [];
+  /** The bytes written when each datasync began. */
+  const syncs: number[] = [];
   const waiting: Array<() => void> = [];
   const take = (buffers: Buffer[]) =>
     new Promise<{ bytesWritten: number }>((resolve, reject) => {
@@ -21,10 +23,18 @@ function slowHandle(max = Infinity, failAfter = Infinity) {
         resolve({ bytesWritten: n });
       });
     });
-  const handle = { write: async (buffer: Buffer) => take([buffer]), writev: async (buffers: Buffer[]) => take(buffers) } as unknown as FileHandle;
+  const handle = {
+    write: async (buffer: Buffer) => take([buffer]),
+    writev: async (buffers: Buffer[]) => take(buffers),
+    datasync: async () => {
+      syncs.push(out.length);
+      if (failSync) throw Object.assign(new Error('i/o error'), { code: 'EIO' });
+    },
+  } as unknown as FileHandle;
   return {
     handle,
     calls,
+    syncs,
     written: () => out.toString('utf8'),
     pending: () => waiting.length,
     /** Finishes every write waiting now. */
@@ -36,7 +46,7 @@ const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 t.test('writes in order, one write in flight, gathering what comes meanwhile into one writev', async (t) => {
   const disk = slowHandle();
-  const writer = new WriteBehind(disk.handle, 100);
+  const writer = new WriteBehind(disk.handle, { maxPendingBytes: 100 });
   await writer.write([Buffer.from('a')]);
   await writer.write([Buffer.from('b'), Buffer.from('c')]);
   await writer.write([Buffer.from(''), Buffer.from('d')]);
@@ -54,7 +64,7 @@ t.test('writes in order, one write in flight, gathering what comes meanwhile int
 
 t.test('write waits only while more than maxPendingBytes wait; short writes are completed', async (t) => {
   const disk = slowHandle(3);
-  const writer = new WriteBehind(disk.handle, 8);
+  const writer = new WriteBehind(disk.handle, { maxPendingBytes: 8 });
   await writer.write([Buffer.from('0123')]);
   await writer.write([Buffer.from('4567')]);
   let done = false;
@@ -77,7 +87,7 @@ t.test('write waits only while more than maxPendingBytes wait; short writes are 
 
 t.test('a failed write is thrown by the next write or flush; settle waits and never throws', async (t) => {
   const disk = slowHandle(Infinity, 1);
-  const writer = new WriteBehind(disk.handle, 4);
+  const writer = new WriteBehind(disk.handle, { maxPendingBytes: 4 });
   await writer.write([Buffer.from('ok')]);
   disk.release();
   await settled();
@@ -101,4 +111,29 @@ t.test('a failed write is thrown by the next write or flush; settle waits and ne
   await waiting;
   t.equal(busy.written(), 'x', 'what was still queued is dropped');
   t.equal(busy.pending(), 0);
+});
+
+t.test('with syncEveryBytes, a datasync starts as each threshold is passed; flush waits for it and throws its failure', async (t) => {
+  const disk = slowHandle();
+  const writer = new WriteBehind(disk.handle, { maxPendingBytes: 100, syncEveryBytes: 4 });
+  for (const text of ['ab', 'cd', 'ef', 'gh', 'ij']) {
+    await writer.write([Buffer.from(text)]);
+    disk.release();
+    await settled();
+  }
+  await writer.flush();
+  t.equal(disk.written(), 'abcdefghij');
+  t.same(disk.syncs, [4, 8], 'one sync after 4 bytes, the next after 4 more');
+  const none = slowHandle();
+  const plain = new WriteBehind(none.handle);
+  await plain.write([Buffer.from('x'.repeat(64))]);
+  none.release();
+  await plain.flush();
+  t.same(none.syncs, [], 'no sync unless asked');
+  const failing = slowHandle(Infinity, Infinity, true);
+  const broken = new WriteBehind(failing.handle, { syncEveryBytes: 1 });
+  await broken.write([Buffer.from('a')]);
+  failing.release();
+  await t.rejects(broken.flush(), { code: 'EIO' });
+  await t.rejects(broken.write([Buffer.from('b')]), { code: 'EIO' });
 });

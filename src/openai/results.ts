@@ -16,6 +16,9 @@ import { fileIdOrNull, isTerminal, retrieveBatch } from './batches.ts';
 import { resolveClient, type ApiClient, type ClientOptions } from './client.ts';
 import { fetchFileLines, normalizeDownloadOptions, type DownloadOptions, type NormalizedDownloadOptions } from './download.ts';
 
+/** A file being downloaded is flushed to disk in the background after every this many bytes. */
+const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
+
 /** A batch to download: its object, a shard carrying it (submit/poll output), or its id. */
 export type DownloadInput = BatchObject | SubmittedShard | string;
 
@@ -105,8 +108,9 @@ async function writeFileAtomically(
   let writer: WriteBehind | undefined;
   try {
     handle = await io(() => open(tmp, 'wx'), tmp, context);
-    const file = (writer = new WriteBehind(handle));
-    // The network is read while the disk writes: a write waits only when 256 KiB are queued.
+    // The network is read while the disk writes (a write waits only when 256 KiB are queued) and
+    // flushes, so the fsync below finds at most 32 MiB left (benchmarks/RESULTS.md, transport).
+    const file = (writer = new WriteBehind(handle, { syncEveryBytes: SYNC_EVERY_BYTES }));
     for await (const pieces of fetchFileLines(api, fileId, options, signal, where)) await io(() => file.write(pieces), tmp, context);
     await io(() => file.flush(), tmp, context);
     const target = handle;
