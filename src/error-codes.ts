@@ -98,6 +98,13 @@ export const ERROR_CODES = {
   SHARD_CHANGED: { class: 'IoError', meaning: 'a shard file is gone or no longer matches its descriptor' },
   SHARD_UNREADABLE: { class: 'IoError', meaning: 'a shard file cannot be opened or read' },
   UPLOAD_INCOMPLETE: { class: 'ApiError', meaning: "the stored file is not the shard's size, or an upload ended without a file" },
+  // Runs (runBatch, batchline run)
+  RUN_LOCKED: { class: 'BatchlineError', meaning: 'another live process runs from the same state directory' },
+  RUN_OPTIONS_CHANGED: { class: 'BatchlineError', meaning: 'the state directory holds a run made with other options' },
+  RUN_INPUT_CHANGED: { class: 'BatchlineError', meaning: 'the input differs (sha256) from the one the run in the state directory began with' },
+  RUN_STATE_CORRUPT: { class: 'IoError', meaning: "a run's state directory holds a broken journal or header" },
+  RUN_STATE_WRITE_FAILED: { class: 'IoError', meaning: "a run's journal or state files cannot be written" },
+  RUN_INCOMPLETE: { class: 'BatchlineError', meaning: 'a run stopped before every request had its result (cancelled, or nothing left to retry with)' },
   // The emulator
   EMULATOR_STATE_CORRUPT: { class: 'IoError', meaning: "the emulator's state directory holds a broken record" },
   EMULATOR_STATE_WRITE_FAILED: { class: 'IoError', meaning: "the emulator's state cannot be written" },

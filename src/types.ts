@@ -49,6 +49,8 @@ export interface ShardDescriptor {
   lastLine: number;
   sha256: string;
   md5: string;
+  /** Estimated input tokens of its requests (when the sharder was given an estimate). */
+  tokens?: number;
 }
 
 /** One line of a Batch API output or error file. */

@@ -23,6 +23,8 @@ const READ_BUFFERS = 4;
 export interface PumpFileOptions {
   /** Bytes per read. Default 64 KiB. */
   chunkBytes?: number;
+  /** Sees every chunk read, in order, before the stage does (a digest of the input as it streams). */
+  onChunk?: ((chunk: Buffer) => void) | undefined;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function pumpFile(path: string, dest: Writable, options: PumpFileOp
       const buffer = (buffers[i] ??= Buffer.allocUnsafeSlow(chunkBytes));
       const bytesRead = await file.read(buffer, 0, chunkBytes);
       if (bytesRead === 0) break;
+      options.onChunk?.(buffer.subarray(0, bytesRead));
       pending[i] = written(dest, buffer.subarray(0, bytesRead));
       // Rejections are taken up when the slot is awaited; until then they must not count as unhandled.
       pending[i]?.catch(() => undefined);
@@ -115,7 +118,7 @@ export async function* readLineChunks(
 }
 
 /** A file open for sequential reading; every failure is INPUT_UNREADABLE naming the path and the system's code. */
-class FileReader {
+export class FileReader {
   private readonly path: string;
   private readonly handle: FileHandle;
 

@@ -28,6 +28,8 @@ export interface ShardUploadOptions {
   partConcurrency?: number | undefined;
   /** Bytes sent so far, per shard: for a progress bar. */
   onProgress?: ((progress: UploadProgress) => void) | undefined;
+  /** Told the Uploads API upload's id as soon as it exists (multipart only). */
+  onUploadCreated?: ((uploadId: string) => void) | undefined;
 }
 
 export interface NormalizedShardUploadOptions {
@@ -35,6 +37,7 @@ export interface NormalizedShardUploadOptions {
   partSizeBytes: number;
   partConcurrency: number;
   onProgress: ((progress: UploadProgress) => void) | undefined;
+  onUploadCreated?: ((uploadId: string) => void) | undefined;
 }
 
 export function normalizeShardUploadOptions(options: ShardUploadOptions = {}): NormalizedShardUploadOptions {
@@ -46,6 +49,7 @@ export function normalizeShardUploadOptions(options: ShardUploadOptions = {}): N
     partSizeBytes: wholeNumberOption(options.partSizeBytes, 'partSizeBytes', DEFAULT_PART_SIZE_BYTES, MIN_PART_SIZE_BYTES, MAX_PART_SIZE_BYTES),
     partConcurrency: wholeNumberOption(options.partConcurrency, 'partConcurrency', DEFAULT_PART_CONCURRENCY, 1, 64),
     onProgress: options.onProgress,
+    onUploadCreated: options.onUploadCreated,
   };
 }
 

@@ -32,6 +32,8 @@ export interface MultipartUploadOptions {
   /** Parts in flight at once. */
   partConcurrency: number;
   onProgress?: ((progress: UploadProgress) => void) | undefined;
+  /** Told the upload's id as soon as it exists, before any part is sent: a caller can record it to cancel it after a crash. */
+  onUploadCreated?: ((uploadId: string) => void) | undefined;
 }
 
 /** The byte ranges of the parts, in file order. */
@@ -61,6 +63,7 @@ export async function uploadMultipart(
     signal,
   );
   const where = { shard: shard.index, uploadId: upload.id };
+  options.onUploadCreated?.(upload.id);
   let completed: UploadObject | undefined;
   try {
     const sent = new SentBytes(shard, options.onProgress);

@@ -6,7 +6,7 @@ import { countEmbeddingInputs } from '../core/embedding-inputs.ts';
 import { lineOutput } from '../core/line-output.ts';
 import { DecodedLine } from '../core/parsed-line.ts';
 import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
-import type { ShardDescriptor, ValidRequest } from '../types.ts';
+import type { BatchRequest, ShardDescriptor, ValidRequest } from '../types.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import { destroyOnAbort } from './abortable.ts';
 import { ShardFile } from './shard-file.ts';
@@ -21,6 +21,8 @@ export interface SharderOptions extends Partial<ShardLimits> {
   prefix?: string;
   /** Bytes gathered per open shard before one write. Default 512 KiB. */
   writeBufferBytes?: number;
+  /** When given, each descriptor carries `tokens`: the sum of this estimate over its requests. */
+  estimateTokens?: ((request: BatchRequest) => number) | undefined;
   signal?: AbortSignal;
 }
 
@@ -52,6 +54,9 @@ export class RequestSharder extends Transform {
   private readonly prefix: string;
   private readonly writeBufferBytes: number;
   private readonly open = new Map<number, OpenShard>();
+  private readonly estimateTokens: ((request: BatchRequest) => number) | undefined;
+  /** Estimated tokens per open shard, when an estimate was given. */
+  private readonly tokens = new Map<number, number>();
   private dirReady = false;
   private inflight: Promise<void> | undefined;
   private finishing: Promise<void> | undefined;
@@ -69,6 +74,10 @@ export class RequestSharder extends Transform {
       throw invalidOption('prefix', `prefix must be letters, digits, '.', '_' or '-', got ${JSON.stringify(this.prefix)}`);
     }
     this.writeBufferBytes = wholeNumberOption(options.writeBufferBytes, 'writeBufferBytes', DEFAULT_WRITE_BUFFER_BYTES);
+    if (options.estimateTokens !== undefined && typeof options.estimateTokens !== 'function') {
+      throw invalidOption('estimateTokens', 'estimateTokens must be a function');
+    }
+    this.estimateTokens = options.estimateTokens;
     destroyOnAbort(this, options.signal);
   }
 
@@ -117,6 +126,10 @@ export class RequestSharder extends Transform {
     if (placement.closedBefore) await this.finishShard(placement.closedBefore);
     const shard = this.open.get(placement.shard.index) ?? (await this.openShard(placement.shard));
     await shard.file.append(raw, text, size);
+    if (this.estimateTokens) {
+      const index = placement.shard.index;
+      this.tokens.set(index, (this.tokens.get(index) ?? 0) + this.estimateTokens(value));
+    }
     this.counts.requests++;
     if (original) this.counts.rawRequests++;
     if (placement.closedAfter) await this.finishShard(placement.shard);
@@ -188,6 +201,10 @@ export class RequestSharder extends Transform {
       lastLine: plan.lastLine,
       ...digests,
     };
+    if (this.estimateTokens) {
+      descriptor.tokens = this.tokens.get(plan.index) ?? 0;
+      this.tokens.delete(plan.index);
+    }
     this.push(descriptor);
   }
 }

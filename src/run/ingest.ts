@@ -1,0 +1,92 @@
+/**
+ * The run's first leg: input file → parse → validate → shard into the state
+ * dir, handing each shard to `onShard` as soon as it is sealed (so it can go
+ * up while later shards are still being written), and the sha256 of the
+ * input, taken from the same read. Sharding is deterministic: the same input
+ * and limits give the same shards, byte for byte, which is what lets a run
+ * that died mid-ingest shard again and recognise the shards it had already
+ * sent.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ValidationError } from '../errors.ts';
+import { pumpFile } from '../io/file-reader.ts';
+import { createParser } from '../streams/parse.ts';
+import { createValidator } from '../streams/validate.ts';
+import { createSharder } from '../streams/shard.ts';
+import type { BatchEndpoint, BatchRequest, ShardDescriptor } from '../types.ts';
+
+export const SHARD_DIR = 'shards';
+
+export interface IngestOptions {
+  endpoint: BatchEndpoint | undefined;
+  maxBytes: number | undefined;
+  maxRequests: number | undefined;
+  estimateTokens: (request: BatchRequest) => number;
+  /** Shard files (relative to the state dir) that recorded units still use: left in place. */
+  keep: ReadonlySet<string>;
+  signal: AbortSignal;
+}
+
+export interface IngestResult {
+  inputSha256: string;
+  inputBytes: number;
+  requests: number;
+  shards: number;
+}
+
+/** Removes the shard files an interrupted ingest left that no recorded unit uses (follow-up files stay). */
+async function clearShards(dir: string, keep: ReadonlySet<string>): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const stale = names.filter((name) => name.startsWith('shard-') && !keep.has(`${SHARD_DIR}/${name}`));
+  await Promise.all(stale.map((name) => rm(join(dir, name), { force: true })));
+}
+
+export async function ingestFile(
+  inputPath: string,
+  stateDir: string,
+  options: IngestOptions,
+  onShard: (shard: ShardDescriptor) => Promise<void>,
+): Promise<IngestResult> {
+  const shardDir = join(stateDir, SHARD_DIR);
+  await mkdir(shardDir, { recursive: true });
+  await clearShards(shardDir, options.keep);
+  const hash = createHash('sha256');
+  let inputBytes = 0;
+  const { signal } = options;
+  const parser = createParser({ signal });
+  const validator = createValidator({ endpoint: options.endpoint, routeByEndpoint: options.endpoint === undefined, signal });
+  // A prefix of its own per ingest, so shards of an earlier, interrupted ingest that units still use are never overwritten.
+  const prefix = `shard-${randomBytes(3).toString('hex')}`;
+  const sharder = createSharder({ dir: shardDir, prefix, maxBytes: options.maxBytes, maxRequests: options.maxRequests, estimateTokens: options.estimateTokens, signal });
+  const pumped = pumpFile(inputPath, parser, {
+    chunkBytes: 128 * 1024,
+    onChunk: (chunk) => {
+      hash.update(chunk);
+      inputBytes += chunk.length;
+    },
+  });
+  pumped.catch((err: unknown) => {
+    if (!parser.destroyed) parser.destroy(err as Error);
+  });
+  await pipeline(
+    parser,
+    validator,
+    sharder,
+    new Writable({
+      objectMode: true,
+      highWaterMark: 1,
+      write(shard: ShardDescriptor, _encoding, done) {
+        onShard(shard).then(() => done(), done);
+      },
+    }),
+    { signal },
+  );
+  await pumped;
+  const { shards, requests } = sharder.stats;
+  if (requests === 0) throw new ValidationError('EMPTY_INPUT', `the input ${inputPath} holds no request`);
+  return { inputSha256: hash.digest('hex'), inputBytes, requests, shards };
+}

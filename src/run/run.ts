@@ -1,0 +1,271 @@
+/**
+ * runBatch: the whole trip, overlapped and resumable. Ingest shards the
+ * input into the state dir; each shard, as soon as it is sealed, is driven
+ * through upload, submit, poll, download and settle by its own task (unit.ts),
+ * with bounded uploads, submits and downloads, every batch polled at once on
+ * one request budget, and the token scheduler between upload and submit. A
+ * settled unit whose requests need another try spawns a follow-up unit. When
+ * every unit has settled, the join reads the input once more and writes one
+ * result per request, in input order, newest try first, to the sink.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AbortError, abortMessage, BatchlineError, IoError, type JoinError } from '../errors.ts';
+import { foldRunSteps, applyRunStep, unitsNewestFirst, type RunHeader, type RunState, type RunStep, type UnitState } from '../core/run-state.ts';
+import { TokenScheduler } from '../core/token-scheduler.ts';
+import { ApiClient, resolveClient } from '../openai/client.ts';
+import { cancelBatch } from '../openai/batches.ts';
+import { normalizeShardUploadOptions } from '../openai/upload-shard.ts';
+import { newRunId, normalizeSubmitOptions } from '../openai/submit.ts';
+import { normalizePollOptions } from '../openai/poll.ts';
+import { normalizeDownloadOptions } from '../openai/download.ts';
+import { joinResults } from '../streams/join.ts';
+import { createCallbackSink, createJsonlSink } from '../streams/sink.ts';
+import { systemCode, systemReason } from '../io/system-error.ts';
+import type { ResultStatus } from '../types.ts';
+import { FileRunStore } from './file-store.ts';
+import { ingestFile } from './ingest.ts';
+import { acquireRunLock } from './lock.ts';
+import { normalizeRunOptions, type RunOptions } from './options.ts';
+import { ProgressTracker } from './progress.ts';
+import { Slots } from './slots.ts';
+import { hashFile, spoolSource, SPOOL_FILE } from './source.ts';
+import { summarizeBatches, type RunSummary } from './summary.ts';
+import { driveUnit, type UnitContext } from './unit.ts';
+import { defaultTokenEstimate } from './tokens.ts';
+import { startLocalApi } from './local.ts';
+import { dryRun, type DryRunSummary } from './dry-run.ts';
+
+/** The file `batchline cancel --state-dir` leaves for the running process: send nothing more, cancel what runs. */
+export const CANCEL_FILE = 'cancel-requested';
+const CANCEL_CHECK_MS = 500;
+
+export type { RunSummary } from './summary.ts';
+
+function stateWriteFailed(path: string, err: unknown): IoError {
+  return new IoError('RUN_STATE_WRITE_FAILED', `cannot make the state directory ${path}: ${systemReason(err)}`, { path, syscallCode: systemCode(err), cause: err });
+}
+
+/** What a dry run reports: the shards a run would send, with their estimated tokens; no upload, no state. */
+export async function planRun(options: RunOptions): Promise<DryRunSummary> {
+  return dryRun(normalizeRunOptions({ ...options, dryRun: true }));
+}
+
+/**
+ * Runs the whole trip (see the module comment). With `dryRun: true` it
+ * returns planRun's DryRunSummary instead of running.
+ */
+export async function runBatch(options: RunOptions & { dryRun: true }): Promise<DryRunSummary>;
+export async function runBatch(options: RunOptions): Promise<RunSummary>;
+export async function runBatch(options: RunOptions): Promise<RunSummary | DryRunSummary> {
+  const o = normalizeRunOptions(options);
+  if (o.dryRun) return dryRun(o);
+  const started = performance.now();
+  await mkdir(o.stateDir, { recursive: true }).catch((err: unknown) => Promise.reject(stateWriteFailed(o.stateDir, err)));
+  const lock = await acquireRunLock(o.stateDir);
+  const store = new FileRunStore(o.stateDir);
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  let closeApi: (() => Promise<void>) | undefined;
+  let cancelTimer: NodeJS.Timeout | undefined;
+  try {
+    const loaded = await store.load();
+    let header = loaded.header;
+    const resumed = header !== null;
+    if (header) {
+      if (header.fingerprint !== o.fingerprint) {
+        throw new BatchlineError(
+          'RUN_OPTIONS_CHANGED',
+          `the run in ${o.stateDir} was made with other options (${JSON.stringify(header.settings)}); run it with those, or use another state dir`,
+        );
+      }
+    } else {
+      header = { version: 1, runId: newRunId(), createdAt: Date.now(), fingerprint: o.fingerprint, settings: o.settings, input: o.input.kind === 'file' ? { kind: 'file', path: o.input.path } : { kind: 'stream' }, local: o.local !== null };
+      await store.begin(header);
+    }
+    const state = foldRunSteps(loaded.steps);
+    const log = options.onLog ?? (() => undefined);
+    log(resumed ? `resuming run ${header.runId} from ${o.stateDir} (${state.steps} steps recorded)` : `run ${header.runId}: state in ${o.stateDir}`);
+
+    let apiRetries = 0;
+    let client: ApiClient;
+    if (o.local) {
+      const local = await startLocalApi(join(o.stateDir, 'emulator'), o.local);
+      closeApi = local.close;
+      client = new ApiClient({ baseURL: local.baseURL, apiKey: 'local', retry: { baseDelayMs: 20 }, onRetry: () => void apiRetries++ });
+    } else if (o.options.client instanceof ApiClient) {
+      client = o.options.client;
+    } else {
+      client = resolveClient({ ...o.options.client, ...(o.options.baseURL ? { baseURL: o.options.baseURL } : {}), ...(o.options.apiKey ? { apiKey: o.options.apiKey } : {}), onRetry: () => void apiRetries++ });
+    }
+
+    // The input: verified against the recorded sha256 on a resume, spooled first when it is a stream.
+    const inputPath = o.input.kind === 'file' ? o.input.path : join(o.stateDir, SPOOL_FILE);
+    if (o.input.kind === 'stream' && !state.ingested) await spoolSource(o.input.source, inputPath, o.build, signal);
+    if (state.ingested) {
+      const seen = o.input.kind === 'file' ? await hashFile(inputPath, signal) : await spoolSource(o.input.source, null, o.build, signal);
+      if (seen.sha256 !== state.ingested.inputSha256) {
+        throw new BatchlineError('RUN_INPUT_CHANGED', `the input is not the one run ${header.runId} in ${o.stateDir} began with (sha256 ${seen.sha256.slice(0, 16)}…, recorded ${state.ingested.inputSha256.slice(0, 16)}…)`);
+      }
+    }
+
+    const progress = new ProgressTracker(header.runId, state, options.onProgress);
+    const record = async (step: RunStep): Promise<void> => {
+      await store.record(step);
+      applyRunStep(state, step);
+      progress.emit();
+    };
+    let nextFollowUp = state.nextFollowUp;
+    let cancelRequested = existsSync(join(o.stateDir, CANCEL_FILE));
+    const live = new Map<number, string>();
+    const estimateTokens = options.estimateTokens ?? defaultTokenEstimate;
+    const ctx: UnitContext = {
+      dir: o.stateDir,
+      runId: header.runId,
+      client,
+      record,
+      upload: normalizeShardUploadOptions({}),
+      submit: normalizeSubmitOptions({ runId: header.runId, runStartedAt: header.createdAt, metadata: o.metadata, outputExpiresAfter: o.outputExpiresAfter }),
+      poll: normalizePollOptions({ initialDelayMs: 1000, maxDelayMs: 60_000, ...o.poll, onFailed: 'emit' }),
+      download: normalizeDownloadOptions({}),
+      uploads: new Slots(o.concurrency),
+      submits: new Slots(4),
+      downloads: new Slots(2),
+      scheduler: new TokenScheduler(o.tokenLimit),
+      maxAttempts: o.maxAttempts,
+      retryRejected: o.retryRejected,
+      tokenLimitRetryMs: o.tokenLimitRetryMs,
+      estimateTokens,
+      progress,
+      nextFollowUp: () => nextFollowUp++,
+      cancelRequested: () => cancelRequested,
+      live,
+      signal,
+    };
+
+    // A cancel asked for from another process (`batchline cancel --state-dir`): nothing new goes out, what runs is cancelled.
+    cancelTimer = setInterval(() => {
+      if (cancelRequested || !existsSync(join(o.stateDir, CANCEL_FILE))) return;
+      cancelRequested = true;
+      log(`cancel requested: cancelling ${live.size} running batches, sending nothing more`);
+      for (const batchId of live.values()) cancelBatch(client, batchId, { signal }).catch(() => undefined);
+    }, CANCEL_CHECK_MS);
+    cancelTimer.unref();
+
+    // Every unit runs as a task of its own; the first failure stops them all (the run stays resumable).
+    const tasks = new Set<Promise<void>>();
+    let failure: unknown;
+    const spawn = (unit: UnitState): void => {
+      const task = driveUnit(ctx, unit).then(
+        (followUp) => {
+          if (followUp) {
+            log(`batch ${unit.batchId ?? unit.spec.index}: ${followUp.requests} requests go again (try ${followUp.attempt} of ${o.maxAttempts})`);
+            spawn(state.units.get(followUp.index) as UnitState);
+          }
+        },
+        (err: unknown) => {
+          failure ??= err;
+          stop.abort(err);
+        },
+      );
+      tasks.add(task);
+      void task.finally(() => tasks.delete(task));
+    };
+    for (const unit of state.units.values()) if (!unit.settled) spawn(unit);
+
+    if (!state.ingested) {
+      const recorded = new Set([...state.units.values()].filter((u) => u.spec.attempt === 1).map((u) => u.spec.path));
+      try {
+        const result = await ingestFile(
+          inputPath,
+          o.stateDir,
+          { endpoint: o.endpoint, maxBytes: o.maxBytes, maxRequests: o.maxRequests, estimateTokens, signal, keep: recorded },
+          async (shard) => {
+            const known = state.units.get(shard.index);
+            const path = `shards/${shard.path.split(/[\\/]/).pop()}`;
+            if (known) {
+              await rm(shard.path, { force: true });
+              if (known.spec.sha256 !== shard.sha256 || known.spec.requests !== shard.requests) {
+                throw new BatchlineError('RUN_INPUT_CHANGED', `shard ${shard.index} of the input differs from the one run ${header.runId} sent: the input changed`, { shard: shard.index });
+              }
+              return;
+            }
+            const { index, bytes, requests, endpoint, model, firstLine, lastLine, sha256, md5 } = shard;
+            await record({ kind: 'shard', unit: { index, origin: index, attempt: 1, parent: null, path, bytes, requests, endpoint, model, firstLine, lastLine, sha256, md5, tokens: shard.tokens ?? 0 } });
+            spawn(state.units.get(index) as UnitState);
+          },
+        );
+        const firstTries = [...state.units.values()].filter((u) => u.spec.attempt === 1).length;
+        if (firstTries !== result.shards) {
+          throw new BatchlineError('RUN_INPUT_CHANGED', `the input now makes ${result.shards} shards, the run recorded ${firstTries}: the input changed`);
+        }
+        await record({ kind: 'ingested', ...result });
+        progress.requestsTotal(result.requests);
+      } catch (err) {
+        failure ??= err;
+        stop.abort(err);
+      }
+    }
+    progress.phase('running');
+    while (tasks.size > 0) await Promise.allSettled([...tasks]);
+    if (failure !== undefined) {
+      if (options.signal?.aborted) throw new AbortError(abortMessage(options.signal));
+      throw failure;
+    }
+
+    // Every unit has settled: one result per request, in input order, the newest try first.
+    progress.phase('joining');
+    const results = unitsNewestFirst(state).flatMap((unit) => [unit.files?.output, unit.files?.error, unit.files?.failed].flatMap((path) => (path ? [join(o.stateDir, path)] : [])));
+    let superseded = 0;
+    const joined = joinResults({
+      input: inputPath,
+      results,
+      includeRequest: o.includeRequest,
+      tempDir: o.stateDir,
+      signal,
+      onIssue: (issue: JoinError) => {
+        // A request tried again has an answer per try; the newest, read first, is kept.
+        if (issue.code === 'CONFLICTING_RESULT' || issue.code === 'DUPLICATE_RESULT') superseded++;
+        else throw issue;
+      },
+    });
+    const sink = o.output === undefined ? null : typeof o.output === 'function' ? createCallbackSink(o.output, { signal }) : createJsonlSink(o.output as string | NodeJS.WritableStream, { signal });
+    if (sink) await pipeline(Readable.from(joined), sink, { signal });
+    else for await (const _ of joined) void _;
+    const { stats } = joined;
+    await record({ kind: 'joined', output: typeof o.output === 'string' ? o.output : null, requests: stats.requests });
+    progress.phase('done');
+    const counts: Record<ResultStatus, number> = {
+      succeeded: stats.succeeded,
+      rejected: stats.rejected,
+      failed: stats.failed,
+      expired: stats.expired,
+      cancelled: stats.cancelled,
+      missing: stats.missing,
+    };
+    void superseded;
+    return {
+      runId: header.runId,
+      stateDir: o.stateDir,
+      resumed,
+      output: typeof o.output === 'string' ? o.output : null,
+      requests: stats.requests,
+      counts,
+      ...summarizeBatches(state, o.stateDir),
+      apiRetries,
+      cancelled: cancelRequested,
+      durationMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    if (cancelTimer) clearInterval(cancelTimer);
+    stop.abort(new AbortError('the run ended'));
+    await store.close().catch(() => undefined);
+    await closeApi?.().catch(() => undefined);
+    await lock.release().catch(() => undefined);
+  }
+}
+
+export type { RunHeader, RunState };

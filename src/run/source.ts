@@ -1,0 +1,108 @@
+/**
+ * A run's input. A file is read where it lies (twice: to shard, and by the
+ * join). Anything else — stdin, a Readable, an (async) iterable of requests,
+ * rows or JSONL text — is spooled to `input.jsonl` in the state dir first, as
+ * JSONL, so that the join and a resumed run have the same bytes to read. The
+ * sha256 of those bytes is the input's identity: a resumed run with another
+ * input is refused.
+ */
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { BatchlineError, IoError, throwIfAborted } from '../errors.ts';
+import { toRequest, type RequestSpec } from '../core/request-rules.ts';
+import { systemCode, systemReason } from '../io/system-error.ts';
+import type { RequestSource } from '../streams/parse.ts';
+import { FileReader } from '../io/file-reader.ts';
+
+export const SPOOL_FILE = 'input.jsonl';
+const WRITE_CHUNK_BYTES = 256 * 1024;
+
+/** The JSONL bytes of a source: bytes and strings as they come, objects (built into requests with `build`) one JSON line each. */
+async function* sourceBytes(source: RequestSource, build: RequestSpec<unknown> | undefined): AsyncGenerator<Buffer> {
+  const items: AsyncIterable<unknown> | Iterable<unknown> = source instanceof Readable ? source : source;
+  let row = 0;
+  for await (const item of items) {
+    if (Buffer.isBuffer(item)) yield item;
+    else if (item instanceof Uint8Array) yield Buffer.from(item.buffer, item.byteOffset, item.byteLength);
+    else if (typeof item === 'string') yield Buffer.from(item, 'utf8');
+    else {
+      row++;
+      let value: unknown = item;
+      if (build) {
+        try {
+          value = toRequest(item, build);
+        } catch (err) {
+          throw new BatchlineError('INVALID_ROW', `build could not make a request from row ${row}: ${(err as Error).message}`, { line: row, cause: err });
+        }
+      }
+      const text = JSON.stringify(value);
+      if (text === undefined) throw new BatchlineError('INVALID_ROW', `row ${row} cannot be written as JSON`, { line: row });
+      yield Buffer.from(`${text}\n`, 'utf8');
+    }
+  }
+}
+
+/**
+ * Reads the source to its end, writing it to `path` when given, and returns
+ * the sha256 and size of its bytes. The file is fsynced before this resolves.
+ */
+export async function spoolSource(
+  source: RequestSource,
+  path: string | null,
+  build: RequestSpec<unknown> | undefined,
+  signal?: AbortSignal,
+): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let handle: FileHandle | undefined;
+  const fail = (err: unknown) =>
+    err instanceof BatchlineError ? err : new IoError('RUN_STATE_WRITE_FAILED', `cannot write ${path}: ${systemReason(err)}`, { path: path ?? undefined, syscallCode: systemCode(err), cause: err });
+  try {
+    if (path !== null) handle = await open(path, 'w');
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    for await (const chunk of sourceBytes(source, build)) {
+      throwIfAborted(signal);
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (!handle) continue;
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= WRITE_CHUNK_BYTES) {
+        await handle.write(Buffer.concat(pending, pendingBytes));
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+    if (handle) {
+      if (pendingBytes > 0) await handle.write(Buffer.concat(pending, pendingBytes));
+      await handle.sync();
+    }
+  } catch (err) {
+    throw fail(err);
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** The sha256 and size of a file, read through one buffer. */
+export async function hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  const reader = await FileReader.open(path);
+  const buffer = Buffer.allocUnsafeSlow(1024 * 1024);
+  let bytes = 0;
+  try {
+    for (;;) {
+      throwIfAborted(signal);
+      const n = await reader.read(buffer, 0, buffer.length);
+      if (n === 0) break;
+      hash.update(buffer.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    await reader.close();
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
