@@ -4,7 +4,8 @@
  * state dir's journal, healing failed, expired, cancelled and missing
  * requests in follow-up batches. The engine is src/run/.
  */
-export { runBatch, planRun, CANCEL_FILE } from './run/run.ts';
+export { runBatch, planRun } from './run/run.ts';
+export { runStatus, cancelRun, type RunStatus, type CancelRunOptions, type CancelRunResult } from './run/control.ts';
 export type { RunOptions, RunSink, LocalEmulatorOptions } from './run/options.ts';
 export { DEFAULT_MAX_ATTEMPTS, DEFAULT_RUN_CONCURRENCY, DEFAULT_TOKEN_LIMIT_RETRY_MS } from './run/options.ts';
 export type { RunSummary, RunBatchSummary, UsageTotals } from './run/summary.ts';

@@ -8,7 +8,8 @@ import type { BatchStatus } from '../types.ts';
 export type RunPhase = 'ingest' | 'running' | 'joining' | 'done';
 
 /** Where a batch of the run stands: the API's statuses, plus ours before the batch exists. */
-export type UnitState = 'sharded' | 'uploading' | 'uploaded' | 'queued' | 'submitting' | BatchStatus | 'downloaded';
+/** `submitted`: the batch exists, its status not seen yet (a new batch, or `batchline status --state-dir` reading the journal alone). */
+export type UnitState = 'sharded' | 'uploading' | 'uploaded' | 'queued' | 'submitting' | 'submitted' | BatchStatus | 'downloaded';
 
 export interface RunProgress {
   runId: string;

@@ -69,8 +69,12 @@ export class FileRunStore implements RunStore {
   #writing: Promise<void> | undefined;
   #failure: unknown;
 
-  constructor(dir: string) {
+  readonly #readOnly: boolean;
+
+  /** `readOnly`: a reader beside the live run (`batchline status --state-dir`): it never truncates a torn line, which may be an append under way. */
+  constructor(dir: string, options: { readOnly?: boolean } = {}) {
     this.dir = dir;
+    this.#readOnly = options.readOnly ?? false;
     this.#headerPath = join(dir, HEADER_FILE);
     this.#journalPath = join(dir, JOURNAL_FILE);
   }
@@ -106,7 +110,7 @@ export class FileRunStore implements RunStore {
     }
     const { steps, validBytes } = parseJournal(text, this.#journalPath);
     // A torn last line (a crash mid-append) is cut off, so the next append starts on a line of its own.
-    if (validBytes < Buffer.byteLength(text, 'utf8') && this.#handle === undefined) {
+    if (validBytes < Buffer.byteLength(text, 'utf8') && this.#handle === undefined && !this.#readOnly) {
       const handle = await open(this.#journalPath, 'r+').catch((err: unknown) => Promise.reject(writeFailed(this.#journalPath, err)));
       try {
         await handle.truncate(validBytes);
@@ -119,6 +123,7 @@ export class FileRunStore implements RunStore {
   }
 
   record(step: RunStep): Promise<void> {
+    if (this.#readOnly) return Promise.reject(new Error('a read-only run store records nothing'));
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise<void>((resolve, reject) => {
       this.#queued.push({ line: `${JSON.stringify(step)}\n`, resolve, reject });

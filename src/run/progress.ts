@@ -66,7 +66,7 @@ export class ProgressTracker {
       shardedBytes += spec.bytes;
       uploaded += unit.fileId ? spec.bytes : (this.#sent.get(spec.index) ?? 0);
       const phase = unitPhase(unit);
-      const name: UnitStateName = phase === 'settled' || phase === 'downloaded' ? 'downloaded' : phase === 'submitted' ? (this.#live.get(spec.index) ?? 'validating') : (this.#live.get(spec.index) ?? phase);
+      const name: UnitStateName = phase === 'settled' || phase === 'downloaded' ? 'downloaded' : phase === 'submitted' ? (this.#live.get(spec.index) ?? 'submitted') : (this.#live.get(spec.index) ?? phase);
       batches[name] = (batches[name] ?? 0) + 1;
       const counts = unit.ended?.requestCounts ?? this.#counts.get(spec.index);
       if (counts) {

@@ -37,10 +37,9 @@ import { summarizeBatches, type RunSummary } from './summary.ts';
 import { driveUnit, type UnitContext } from './unit.ts';
 import { defaultTokenEstimate } from './tokens.ts';
 import { startLocalApi } from './local.ts';
+import { CANCEL_FILE } from './control.ts';
 import { dryRun, type DryRunSummary } from './dry-run.ts';
 
-/** The file `batchline cancel --state-dir` leaves for the running process: send nothing more, cancel what runs. */
-export const CANCEL_FILE = 'cancel-requested';
 const CANCEL_CHECK_MS = 500;
 
 export type { RunSummary } from './summary.ts';
