@@ -38,7 +38,7 @@ function runCli(args: string[]): RunningCli {
 }
 
 t.test('prints its URL once it accepts connections and stops cleanly on the abort signal', async (t) => {
-  const cli = runCli(['--port', '0', '--api-key', 'sk-cli-secret', '--batch-duration-ms', '100', '--fault-rate', '0', '--error-rate', '0.1', '--token-limit', '1000000', '--seed', '3']);
+  const cli = runCli(['--port', '0', '--api-key', 'sk-cli-secret', '--batch-duration-ms', '100', '--fault-rate', '0', '--error-rate', '0.1', '--transient-error-rate', '0.1', '--token-limit', '1000000', '--seed', '3']);
   const line = await cli.firstLine;
   const match = LISTENING.exec(line);
   t.ok(match, `printed ${JSON.stringify(line)}`);
@@ -55,7 +55,7 @@ t.test('prints its URL once it accepts connections and stops cleanly on the abor
 });
 
 t.test('rejects bad options with a coded error and exit 1', async (t) => {
-  for (const args of [['--fault-rate', '2'], ['--fault-kinds', '429,meltdown'], ['--port', 'eighty'], ['--port', '70000'], ['--error-rate', '-1'], ['--token-limit', '0'], ['--bogus'], ['--api-key', '']]) {
+  for (const args of [['--fault-rate', '2'], ['--fault-kinds', '429,meltdown'], ['--port', 'eighty'], ['--port', '70000'], ['--error-rate', '-1'], ['--transient-error-rate', '1.5'], ['--token-limit', '0'], ['--bogus'], ['--api-key', '']]) {
     const cli = runCli(args);
     t.equal(await cli.exit, 1, args.join(' '));
     t.match(cli.stderr(), /^batchline: INVALID_OPTION: /, `${args.join(' ')}: ${cli.stderr().trim()}`);
@@ -74,7 +74,7 @@ t.test('--fault-rate with --fault-kinds injects only those kinds', async (t) => 
 t.test('--help describes every flag', async (t) => {
   const cli = runCli(['--help']);
   t.equal(await cli.exit, 0);
-  for (const flag of ['--port', '--api-key', '--batch-duration-ms', '--fault-rate', '--fault-kinds', '--token-limit', '--state-dir', '--error-rate', '--seed']) {
+  for (const flag of ['--port', '--api-key', '--batch-duration-ms', '--fault-rate', '--fault-kinds', '--token-limit', '--state-dir', '--error-rate', '--transient-error-rate', '--seed']) {
     t.match(cli.stdout(), flag);
   }
 });

@@ -10,7 +10,12 @@ const flags = {
   port: { type: 'string', value: 'N', help: 'port on 127.0.0.1; 0 picks a free one (default 0)' },
   'api-key': { type: 'string', value: 'KEY', help: 'require `Authorization: Bearer KEY` on every request (default: any key)' },
   'batch-duration-ms': { type: 'string', value: 'N', help: 'how long a batch runs from validating to completed (default 2000)' },
-  'error-rate': { type: 'string', value: 'R', help: 'share of batch lines answered with a 4xx error, 0 … 1 (default 0)' },
+  'error-rate': { type: 'string', value: 'R', help: 'share of custom_ids answered with a 400 in every batch, 0 … 1 (default 0)' },
+  'transient-error-rate': {
+    type: 'string',
+    value: 'R',
+    help: 'share of batch lines answered with a 500 server_error that clears when the\nrequest is sent again in a new batch, 0 … 1 (default 0)',
+  },
   'fault-rate': {
     type: 'string',
     value: 'R',
@@ -25,8 +30,8 @@ const flags = {
 export const emulatorCommand: Command = {
   description: 'Run a local emulator of the OpenAI Files, Uploads and Batches API on 127.0.0.1, until interrupted.',
   usage:
-    'batchline emulator [--port N] [--api-key KEY] [--batch-duration-ms N] [--error-rate R] [--fault-rate R]\n' +
-    '                          [--fault-kinds K,K…] [--token-limit N] [--state-dir DIR] [--seed N]',
+    'batchline emulator [--port N] [--api-key KEY] [--batch-duration-ms N] [--error-rate R] [--transient-error-rate R]\n' +
+    '                          [--fault-rate R] [--fault-kinds K,K…] [--token-limit N] [--state-dir DIR] [--seed N]',
   flags,
   notes:
     'Prints `batchline emulator listening on http://127.0.0.1:PORT/v1` on stdout once it accepts\n' +
@@ -46,6 +51,8 @@ export const emulatorCommand: Command = {
     if (duration !== undefined) options.batchDurationMs = duration;
     const errorRate = numberFlag(values['error-rate'], 'error-rate', 0, 1);
     if (errorRate !== undefined) options.errorRate = errorRate;
+    const transientErrorRate = numberFlag(values['transient-error-rate'], 'transient-error-rate', 0, 1);
+    if (transientErrorRate !== undefined) options.transientErrorRate = transientErrorRate;
     const faultRate = numberFlag(values['fault-rate'], 'fault-rate', 0, 1);
     if (faultRate !== undefined) options.faultRate = faultRate;
     if (values['fault-kinds'] !== undefined) options.faultKinds = faultKindsOption(values['fault-kinds']);

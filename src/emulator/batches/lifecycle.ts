@@ -100,8 +100,9 @@ export class BatchLifecycle {
   startCheck(record: BatchRecord): void {
     const runtime = this.runtime(record);
     const startedAt = Date.now();
-    const { seed, errorRate, durationMs } = this.options;
-    const check = checkInputFile(this.options.store, record.batch.input_file_id, record.batch.endpoint, { seed, errorRate, signal: this.work.signal }).then(
+    const { seed, errorRate, transientErrorRate, durationMs } = this.options;
+    const planOptions = { seed, errorRate, transientErrorRate, batchId: record.batch.id, signal: this.work.signal };
+    const check = checkInputFile(this.options.store, record.batch.input_file_id, record.batch.endpoint, planOptions).then(
       (result) => {
         // Time the clock was moved on while the file was read counts as time spent running, not validating.
         runtime.validatedAtMs = record.createdMs + Math.max(durationMs * VALIDATING_SHARE, Date.now() - startedAt);
