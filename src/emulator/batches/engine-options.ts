@@ -1,5 +1,6 @@
 /** The batch engine's options, checked in one place: each bad value an INVALID_OPTION naming it. */
 import { invalidOption } from '../../errors.ts';
+import { normalizeBatchFaults, type BatchFault, type BatchFaultKind } from './batch-faults.ts';
 
 /** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
 export const DEFAULT_BATCH_DURATION_MS = 2000;
@@ -34,6 +35,8 @@ export interface EngineSettings {
   tokenLimit?: number;
   /** Batch creations allowed per window (the live service allows about 2,000 an hour); default unlimited. */
   batchCreationLimit?: BatchCreationLimit;
+  /** Faults of whole batches by creation order: `[{batch: 3, kind: 'expire'}]` expires the third batch created. */
+  batchFaults?: readonly BatchFault[];
   seed?: number;
 }
 
@@ -44,6 +47,8 @@ export interface NormalizedEngineSettings {
   transientErrorRate: number;
   tokenLimit: number;
   creationLimit: Required<BatchCreationLimit> | null;
+  /** The fault of each batch that has one, by its creation order (1-based). */
+  batchFaults: ReadonlyMap<number, BatchFaultKind>;
   seed: number;
 }
 
@@ -69,6 +74,7 @@ export function normalizeEngineSettings(options: EngineSettings): NormalizedEngi
     transientErrorRate,
     tokenLimit,
     creationLimit: creationLimit(options.batchCreationLimit),
+    batchFaults: normalizeBatchFaults(options.batchFaults),
     seed: (options.seed ?? 1) >>> 0,
   };
 }
