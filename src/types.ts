@@ -61,6 +61,12 @@ export interface BatchResultLine {
   error: { code: string; message: string } | null;
 }
 
+/**
+ * What became of one request: `succeeded` (a 200 answer), `rejected` (a 4xx
+ * answer: the request itself was refused), `failed` (a 5xx answer or another
+ * error: a server-side failure, worth sending again), `expired` / `cancelled`
+ * (the batch stopped before it), `missing` (no result line at all).
+ */
 export type ResultStatus = 'succeeded' | 'failed' | 'rejected' | 'expired' | 'cancelled' | 'missing';
 
 /** One joined result per input request, in input order. */

@@ -38,8 +38,10 @@ t.test('a plan honours errorRate by custom_id and the answer caps at max tokens'
   const body = { model: 'm', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 3 };
   const plan = planRequest('/v1/chat/completions', 'c1', 1, body, { seed: 1, errorRate: 0 });
   t.equal(plan.outputTokens, 3);
-  t.equal(plan.fails, false);
-  t.equal(planRequest('/v1/chat/completions', 'c1', 1, body, { seed: 1, errorRate: 1 }).fails, true);
+  t.equal(plan.failure, null);
+  t.equal(planRequest('/v1/chat/completions', 'c1', 1, body, { seed: 1, errorRate: 1 }).failure, 'invalid_request');
+  t.equal(planRequest('/v1/chat/completions', 'c1', 1, body, { seed: 1, errorRate: 1, transientErrorRate: 1 }).failure, 'invalid_request', 'a permanent failure wins');
+  t.equal(planRequest('/v1/chat/completions', 'c1', 1, body, { seed: 1, errorRate: 0, transientErrorRate: 1, batchId: 'batch_a' }).failure, 'server_error');
   const answer = renderAnswer(plan, ctx('/v1/chat/completions'));
   t.same(answer, renderAnswer(plan, ctx('/v1/chat/completions')), 'rendering is deterministic');
   t.match(answer, { custom_id: 'c1', error: null, response: { status_code: 200, body: { usage: { completion_tokens: 3 } } } });

@@ -38,7 +38,7 @@ function runCli(args: string[]): RunningCli {
 }
 
 t.test('prints its URL once it accepts connections and stops cleanly on the abort signal', async (t) => {
-  const cli = runCli(['--port', '0', '--api-key', 'sk-cli-secret', '--batch-duration-ms', '100', '--fault-rate', '0', '--error-rate', '0.1', '--token-limit', '1000000', '--seed', '3']);
+  const cli = runCli(['--port', '0', '--api-key', 'sk-cli-secret', '--batch-duration-ms', '100', '--fault-rate', '0', '--error-rate', '0.1', '--transient-error-rate', '0.1', '--token-limit', '1000000', '--seed', '3']);
   const line = await cli.firstLine;
   const match = LISTENING.exec(line);
   t.ok(match, `printed ${JSON.stringify(line)}`);
@@ -55,12 +55,29 @@ t.test('prints its URL once it accepts connections and stops cleanly on the abor
 });
 
 t.test('rejects bad options with a coded error and exit 1', async (t) => {
-  for (const args of [['--fault-rate', '2'], ['--fault-kinds', '429,meltdown'], ['--port', 'eighty'], ['--port', '70000'], ['--error-rate', '-1'], ['--token-limit', '0'], ['--bogus'], ['--api-key', '']]) {
+  for (const args of [['--fault-rate', '2'], ['--fault-kinds', '429,meltdown'], ['--port', 'eighty'], ['--port', '70000'], ['--error-rate', '-1'], ['--transient-error-rate', '1.5'], ['--token-limit', '0'],
+    ['--batch-fault', '0:expire'], ['--batch-fault', '2:meltdown'], ['--batch-fault', 'expire'], ['--batch-fault', '1:fail', '--batch-fault', '1:expire'], ['--bogus'], ['--api-key', '']]) {
     const cli = runCli(args);
     t.equal(await cli.exit, 1, args.join(' '));
     t.match(cli.stderr(), /^batchline: INVALID_OPTION: /, `${args.join(' ')}: ${cli.stderr().trim()}`);
     t.equal(cli.stdout(), '');
   }
+});
+
+t.test('--batch-fault N:KIND ends the Nth batch created that way', async (t) => {
+  const cli = runCli(['--batch-duration-ms', '50', '--batch-fault', '2:fail', '--batch-fault', '1:token_limit_exceeded']);
+  const url = LISTENING.exec(await cli.firstLine)![1];
+  const client = new OpenAI({ baseURL: url, apiKey: 'any', maxRetries: 0 });
+  const file = await client.files.create({ file: await toFile(Buffer.from(chatLines(['a', 'b'])), 'in.jsonl'), purpose: 'batch' });
+  const codes: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    let batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    while (!['completed', 'failed', 'expired', 'cancelled'].includes(batch.status)) batch = await client.batches.retrieve(batch.id);
+    codes.push(batch.status === 'failed' ? batch.errors!.data![0].code! : batch.status);
+  }
+  t.same(codes, ['token_limit_exceeded', 'server_error', 'completed']);
+  cli.stop.abort();
+  t.equal(await cli.exit, 0);
 });
 
 t.test('--fault-rate with --fault-kinds injects only those kinds', async (t) => {
@@ -74,7 +91,7 @@ t.test('--fault-rate with --fault-kinds injects only those kinds', async (t) => 
 t.test('--help describes every flag', async (t) => {
   const cli = runCli(['--help']);
   t.equal(await cli.exit, 0);
-  for (const flag of ['--port', '--api-key', '--batch-duration-ms', '--fault-rate', '--fault-kinds', '--token-limit', '--state-dir', '--error-rate', '--seed']) {
+  for (const flag of ['--port', '--api-key', '--batch-duration-ms', '--fault-rate', '--fault-kinds', '--token-limit', '--state-dir', '--error-rate', '--transient-error-rate', '--batch-fault', '--seed']) {
     t.match(cli.stdout(), flag);
   }
 });

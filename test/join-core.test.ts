@@ -55,7 +55,12 @@ t.test('gives every result its status', async (t) => {
   for (const status of ['succeeded', 'rejected', 'expired', 'cancelled', 'failed'] as const) {
     t.equal(resultStatus(resultFor('x', status)), status, status);
   }
-  t.equal(resultStatus({ id: '', custom_id: 'x', response: { status_code: 500, request_id: '', body: null }, error: null }), 'rejected');
+  const response = (statusCode: number) => ({ id: '', custom_id: 'x', response: { status_code: statusCode, request_id: '', body: null }, error: null });
+  t.equal(resultStatus(response(500)), 'failed', 'a 5xx answer is a server-side failure, worth sending again');
+  t.equal(resultStatus(response(503)), 'failed');
+  t.equal(resultStatus(response(400)), 'rejected', 'a 4xx answer is a rejection of the request itself');
+  t.equal(resultStatus(response(429)), 'rejected');
+  t.equal(resultStatus(response(201)), 'rejected', 'only a 200 is a success');
   t.equal(resultStatus({ id: '', custom_id: 'x', response: { status_code: 200, request_id: '', body: null }, error: { code: 'batch_expired', message: '' } }), 'expired');
 });
 

@@ -111,6 +111,7 @@ export type { Fault, FaultKind, FaultRule, FaultMatch, InjectedFault, RandomFaul
 export { DEFAULT_LIMITS, type EmulatorOptions, type EmulatorLimits } from './options.ts';
 export { BatchEngine, DEFAULT_BATCH_DURATION_MS, type BatchEngineOptions } from './batches/engine.ts';
 export type { BatchCreationLimit, EngineSettings } from './batches/engine-options.ts';
+export { BATCH_FAULT_KINDS, type BatchFault, type BatchFaultKind } from './batches/batch-faults.ts';
 export type { FileStore, EmulatorFileStore, StagedBody, FileMeta } from './store/file-store.ts';
 export { UploadStore, type UploadStoreOptions, type UploadLimits } from './store/upload-store.ts';
 export type {

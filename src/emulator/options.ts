@@ -27,7 +27,7 @@ export const DEFAULT_LIMITS: EmulatorLimits = {
   maxJsonBytes: 1024 * 1024,
 };
 
-/** The batch engine's settings (duration, cancel duration, error rate, token limit, creation limit, seed) plus the server's own. */
+/** The batch engine's settings (duration, cancel duration, error rates, token limit, creation limit, batch faults, seed) plus the server's own. */
 export interface EmulatorOptions extends EngineSettings {
   /** 0 (the default) picks a free port. */
   port?: number;
@@ -77,8 +77,8 @@ export function normalizeEmulatorOptions(options: EmulatorOptions): NormalizedEm
     throw invalidOption('apiKey', 'apiKey must be a non-empty string');
   }
   const seed = wholeNumberOption(options.seed, 'seed', 1, 0, 0xffff_ffff);
-  const { batchDurationMs, cancelDurationMs, errorRate, tokenLimit, batchCreationLimit } = options;
-  const engine: EngineSettings = { batchDurationMs, cancelDurationMs, errorRate, tokenLimit, batchCreationLimit, seed };
+  const { batchDurationMs, cancelDurationMs, errorRate, transientErrorRate, tokenLimit, batchCreationLimit, batchFaults } = options;
+  const engine: EngineSettings = { batchDurationMs, cancelDurationMs, errorRate, transientErrorRate, tokenLimit, batchCreationLimit, batchFaults, seed };
   // Checked here too, so a bad engine setting is refused before a state directory is touched.
   normalizeEngineSettings(engine);
   if (options.pollAfterMs !== undefined) wholeNumberOption(options.pollAfterMs, 'pollAfterMs', 0, 0);

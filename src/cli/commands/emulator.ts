@@ -1,7 +1,7 @@
 /** `batchline emulator`: runs the local Files/Uploads/Batches API until interrupted. */
 import { once } from 'node:events';
 import { invalidOption } from '../../errors.ts';
-import { FAULT_KINDS, startEmulator, type EmulatorOptions, type FaultKind } from '../../emulator/index.ts';
+import { BATCH_FAULT_KINDS, FAULT_KINDS, startEmulator, type BatchFault, type EmulatorOptions, type FaultKind } from '../../emulator/index.ts';
 import type { Command, CommandIO, FlagSpec } from '../command.ts';
 import { intFlag, numberFlag, parseCommandArgs } from '../flags.ts';
 import { checkDirectory } from '../paths.ts';
@@ -10,7 +10,12 @@ const flags = {
   port: { type: 'string', value: 'N', help: 'port on 127.0.0.1; 0 picks a free one (default 0)' },
   'api-key': { type: 'string', value: 'KEY', help: 'require `Authorization: Bearer KEY` on every request (default: any key)' },
   'batch-duration-ms': { type: 'string', value: 'N', help: 'how long a batch runs from validating to completed (default 2000)' },
-  'error-rate': { type: 'string', value: 'R', help: 'share of batch lines answered with a 4xx error, 0 … 1 (default 0)' },
+  'error-rate': { type: 'string', value: 'R', help: 'share of custom_ids answered with a 400 in every batch, 0 … 1 (default 0)' },
+  'transient-error-rate': {
+    type: 'string',
+    value: 'R',
+    help: 'share of batch lines answered with a 500 server_error that clears when the\nrequest is sent again in a new batch, 0 … 1 (default 0)',
+  },
   'fault-rate': {
     type: 'string',
     value: 'R',
@@ -18,6 +23,12 @@ const flags = {
   },
   'fault-kinds': { type: 'string', value: 'K,K…', help: `the kinds --fault-rate picks from: ${FAULT_KINDS.join(', ')} (default all)` },
   'token-limit': { type: 'string', value: 'N', help: 'enqueued tokens allowed per model; a batch over it fails (default unlimited)' },
+  'batch-fault': {
+    type: 'string',
+    multiple: true,
+    value: 'N:KIND',
+    help: `the Nth batch created (1-based) ends by KIND: ${BATCH_FAULT_KINDS.join(', ')}\n(repeatable; expire: half way through its run, with partial results)`,
+  },
   'state-dir': { type: 'string', value: 'DIR', help: 'keep files, uploads and batches in DIR across restarts (default: memory)' },
   seed: { type: 'string', value: 'N', help: 'seed for faults, error lines and output order (default 1)' },
 } as const satisfies Record<string, FlagSpec>;
@@ -25,8 +36,9 @@ const flags = {
 export const emulatorCommand: Command = {
   description: 'Run a local emulator of the OpenAI Files, Uploads and Batches API on 127.0.0.1, until interrupted.',
   usage:
-    'batchline emulator [--port N] [--api-key KEY] [--batch-duration-ms N] [--error-rate R] [--fault-rate R]\n' +
-    '                          [--fault-kinds K,K…] [--token-limit N] [--state-dir DIR] [--seed N]',
+    'batchline emulator [--port N] [--api-key KEY] [--batch-duration-ms N] [--error-rate R] [--transient-error-rate R]\n' +
+    '                          [--fault-rate R] [--fault-kinds K,K…] [--token-limit N] [--batch-fault N:KIND]…\n' +
+    '                          [--state-dir DIR] [--seed N]',
   flags,
   notes:
     'Prints `batchline emulator listening on http://127.0.0.1:PORT/v1` on stdout once it accepts\n' +
@@ -46,11 +58,14 @@ export const emulatorCommand: Command = {
     if (duration !== undefined) options.batchDurationMs = duration;
     const errorRate = numberFlag(values['error-rate'], 'error-rate', 0, 1);
     if (errorRate !== undefined) options.errorRate = errorRate;
+    const transientErrorRate = numberFlag(values['transient-error-rate'], 'transient-error-rate', 0, 1);
+    if (transientErrorRate !== undefined) options.transientErrorRate = transientErrorRate;
     const faultRate = numberFlag(values['fault-rate'], 'fault-rate', 0, 1);
     if (faultRate !== undefined) options.faultRate = faultRate;
     if (values['fault-kinds'] !== undefined) options.faultKinds = faultKindsOption(values['fault-kinds']);
     const tokenLimit = intFlag(values['token-limit'], 'token-limit', 1);
     if (tokenLimit !== undefined) options.tokenLimit = tokenLimit;
+    if (values['batch-fault'] !== undefined) options.batchFaults = batchFaultsOption(values['batch-fault']);
     const seed = intFlag(values.seed, 'seed', 0);
     if (seed !== undefined) options.seed = seed;
     if (values['state-dir'] !== undefined) {
@@ -78,6 +93,22 @@ export const emulatorCommand: Command = {
     return 0;
   },
 };
+
+/** Each `N:KIND` → {batch: N, kind}: N ≥ 1, a known kind, one fault per batch. */
+function batchFaultsOption(values: string[]): BatchFault[] {
+  const faults: BatchFault[] = [];
+  for (const value of values) {
+    const match = /^([1-9]\d{0,8}):(.+)$/.exec(value.trim());
+    const kind = match?.[2];
+    if (!match || !(BATCH_FAULT_KINDS as readonly string[]).includes(kind as string)) {
+      throw invalidOption('--batch-fault', `--batch-fault takes N:KIND, N ≥ 1 a batch's creation order and KIND one of ${BATCH_FAULT_KINDS.join(', ')}; got ${JSON.stringify(value)}`);
+    }
+    const batch = Number(match[1]);
+    if (faults.some((fault) => fault.batch === batch)) throw invalidOption('--batch-fault', `--batch-fault gives batch ${batch} two faults; give each batch one`);
+    faults.push({ batch, kind: kind as BatchFault['kind'] });
+  }
+  return faults;
+}
 
 function faultKindsOption(value: string): FaultKind[] {
   const kinds = value.split(',').map((kind) => kind.trim());

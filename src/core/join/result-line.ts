@@ -47,8 +47,10 @@ export function parseResultLine(bytes: Buffer, origin: LineOrigin): BatchResultL
 /**
  * The status a result line gives its request. An error decides first (the
  * Batch API sets either one or the other, and an error explains more than a
- * missing body would); a 200 response is a success, any other status code a
- * rejection by the model endpoint.
+ * missing body would). A 200 response is a success; a 5xx response is a
+ * server-side failure (`failed`: the same request may well succeed when sent
+ * again); any other status code is a rejection of the request itself
+ * (`rejected`: sending it again unchanged fails again).
  */
 export function resultStatus(result: BatchResultLine): Exclude<ResultStatus, 'missing'> {
   if (result.error) {
@@ -56,5 +58,7 @@ export function resultStatus(result: BatchResultLine): Exclude<ResultStatus, 'mi
     if (result.error.code === 'batch_cancelled') return 'cancelled';
     return 'failed';
   }
-  return result.response?.status_code === 200 ? 'succeeded' : 'rejected';
+  const statusCode = result.response?.status_code;
+  if (statusCode === 200) return 'succeeded';
+  return statusCode !== undefined && statusCode >= 500 ? 'failed' : 'rejected';
 }

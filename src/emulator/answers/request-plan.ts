@@ -7,8 +7,8 @@ export interface RequestPlan {
   line: number;
   inputTokens: number;
   outputTokens: number;
-  /** True when this line is answered with a 4xx (the `errorRate` share). */
-  fails: boolean;
+  /** How this line fails, if it does: a 400 every time (`errorRate`), or a 500 in this batch only (`transientErrorRate`). */
+  failure: RequestFailure | null;
   /** The reply text for text endpoints; null for the others. */
   reply: string | null;
   /** How many inputs an embeddings or moderations request carries; how many images an images request asks for. */
@@ -27,9 +27,21 @@ export interface MediaOptions {
   outputFormat: string;
 }
 
+/**
+ * `invalid_request`: the request itself is refused (a 400), in every batch
+ * it is sent in. `server_error`: a 500 that clears — the same request in
+ * another batch rolls again.
+ */
+export type RequestFailure = 'invalid_request' | 'server_error';
+
 export interface PlanOptions {
   seed: number;
+  /** Share of custom_ids answered with a 400 in every batch. */
   errorRate: number;
+  /** Share of requests answered with a 500 in this batch (default 0). */
+  transientErrorRate?: number;
+  /** The batch the plan is for: a transient failure is drawn per batch. */
+  batchId?: string;
 }
 
 export interface RenderContext {

@@ -10,7 +10,7 @@ import { countEmbeddingInputs } from '../../core/embedding-inputs.ts';
 import { estimateTokens } from '../../core/tokens.ts';
 import { answerBody } from './answer-bodies.ts';
 import { DEFAULT_MEDIA_OPTIONS, imageOutputTokens } from './media-bodies.ts';
-import type { MediaOptions, PlanOptions, RenderContext, RequestPlan } from './request-plan.ts';
+import type { MediaOptions, PlanOptions, RenderContext, RequestFailure, RequestPlan } from './request-plan.ts';
 
 const MAX_EMBEDDING_DIMENSIONS = 256;
 const DEFAULT_EMBEDDING_DIMENSIONS = 8;
@@ -107,7 +107,7 @@ export function planRequest(
   const prompt = promptOf(endpoint, body);
   const inputTokens = estimateTokens(prompt);
   const h = hash32(customId, options.seed);
-  const fails = options.errorRate > 0 && hash32(`fail:${customId}`, options.seed) / 4294967296 < options.errorRate;
+  const failure = failureOf(customId, options);
   let reply: string | null = null;
   let outputTokens = 0;
   if (endpoint === '/v1/chat/completions' || endpoint === '/v1/responses' || endpoint === '/v1/completions') {
@@ -132,7 +132,7 @@ export function planRequest(
     line,
     inputTokens,
     outputTokens,
-    fails,
+    failure,
     reply,
     inputCount,
     dimensions: Math.min(requested ?? DEFAULT_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_DIMENSIONS),
@@ -141,12 +141,27 @@ export function planRequest(
   };
 }
 
+/**
+ * Whether a request fails, and how: drawn from the custom_id alone for the
+ * permanent kind (a resubmission fails again), from the custom_id and the
+ * batch id for the transient kind (a resubmission in a new batch rolls again).
+ */
+function failureOf(customId: string, options: PlanOptions): RequestFailure | null {
+  if (options.errorRate > 0 && hash32(`fail:${customId}`, options.seed) / 4294967296 < options.errorRate) return 'invalid_request';
+  const transient = options.transientErrorRate ?? 0;
+  if (transient > 0 && hash32(`transient:${options.batchId ?? ''}:${customId}`, options.seed) / 4294967296 < transient) return 'server_error';
+  return null;
+}
+
+/** The 500 a transient failure answers with, as the live service words it. */
+export const SERVER_ERROR_MESSAGE = 'The server had an error while processing your request. Sorry about that!';
+
 /** One line of the output or error file for a request that was answered. */
 export function renderAnswer(plan: RequestPlan, ctx: RenderContext): BatchResultLine {
   const key = keyOf(`${ctx.batchId}:${plan.customId}`);
   const requestId = `req_${hexOf(key, REQUEST_ID_SALT)}`;
   const id = `batch_req_${hexOf(key, LINE_ID_SALT)}`;
-  if (plan.fails) {
+  if (plan.failure === 'invalid_request') {
     return {
       id,
       custom_id: plan.customId,
@@ -162,6 +177,14 @@ export function renderAnswer(plan: RequestPlan, ctx: RenderContext): BatchResult
           },
         },
       },
+      error: null,
+    };
+  }
+  if (plan.failure === 'server_error') {
+    return {
+      id,
+      custom_id: plan.customId,
+      response: { status_code: 500, request_id: requestId, body: { error: { message: SERVER_ERROR_MESSAGE, type: 'server_error', param: null, code: null } } },
       error: null,
     };
   }

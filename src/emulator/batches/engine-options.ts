@@ -1,5 +1,6 @@
 /** The batch engine's options, checked in one place: each bad value an INVALID_OPTION naming it. */
 import { invalidOption } from '../../errors.ts';
+import { normalizeBatchFaults, type BatchFault, type BatchFaultKind } from './batch-faults.ts';
 
 /** How long a batch runs when no duration is given: long enough to watch, short enough for a demo. */
 export const DEFAULT_BATCH_DURATION_MS = 2000;
@@ -22,12 +23,20 @@ export interface EngineSettings {
    * takes minutes, so a retried cancel usually meets `cancelling`.
    */
   cancelDurationMs?: number;
-  /** Share of requests answered with a 4xx in the error file, 0…1; default 0. */
+  /** Share of custom_ids answered with a 400 in the error file, in every batch they are sent in, 0…1; default 0. */
   errorRate?: number;
+  /**
+   * Share of requests answered with a 500 `server_error` in the error file,
+   * 0…1; default 0. Drawn per batch, so a request that failed this way may
+   * succeed when sent again in a new batch.
+   */
+  transientErrorRate?: number;
   /** Enqueued input tokens allowed per model; default unlimited. */
   tokenLimit?: number;
   /** Batch creations allowed per window (the live service allows about 2,000 an hour); default unlimited. */
   batchCreationLimit?: BatchCreationLimit;
+  /** Faults of whole batches by creation order: `[{batch: 3, kind: 'expire'}]` expires the third batch created. */
+  batchFaults?: readonly BatchFault[];
   seed?: number;
 }
 
@@ -35,8 +44,11 @@ export interface NormalizedEngineSettings {
   durationMs: number;
   cancelDurationMs: number;
   errorRate: number;
+  transientErrorRate: number;
   tokenLimit: number;
   creationLimit: Required<BatchCreationLimit> | null;
+  /** The fault of each batch that has one, by its creation order (1-based). */
+  batchFaults: ReadonlyMap<number, BatchFaultKind>;
   seed: number;
 }
 
@@ -49,9 +61,22 @@ export function normalizeEngineSettings(options: EngineSettings): NormalizedEngi
   }
   const errorRate = options.errorRate ?? 0;
   if (!(errorRate >= 0 && errorRate <= 1)) throw invalidOption('errorRate', `errorRate must be between 0 and 1, got ${errorRate}`);
+  const transientErrorRate = options.transientErrorRate ?? 0;
+  if (!(transientErrorRate >= 0 && transientErrorRate <= 1)) {
+    throw invalidOption('transientErrorRate', `transientErrorRate must be between 0 and 1, got ${transientErrorRate}`);
+  }
   const tokenLimit = options.tokenLimit ?? Number.POSITIVE_INFINITY;
   if (!(tokenLimit > 0)) throw invalidOption('tokenLimit', `tokenLimit must be a positive number, got ${tokenLimit}`);
-  return { durationMs, cancelDurationMs, errorRate, tokenLimit, creationLimit: creationLimit(options.batchCreationLimit), seed: (options.seed ?? 1) >>> 0 };
+  return {
+    durationMs,
+    cancelDurationMs,
+    errorRate,
+    transientErrorRate,
+    tokenLimit,
+    creationLimit: creationLimit(options.batchCreationLimit),
+    batchFaults: normalizeBatchFaults(options.batchFaults),
+    seed: (options.seed ?? 1) >>> 0,
+  };
 }
 
 function creationLimit(limit: BatchCreationLimit | undefined): Required<BatchCreationLimit> | null {

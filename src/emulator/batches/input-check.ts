@@ -49,7 +49,7 @@ export class InputChecker {
 
   constructor(endpoint: BatchEndpoint, options: PlanOptions & { maxErrors?: number; maxRequests?: number }) {
     this.endpoint = endpoint;
-    this.options = { seed: options.seed, errorRate: options.errorRate };
+    this.options = { seed: options.seed, errorRate: options.errorRate, transientErrorRate: options.transientErrorRate, batchId: options.batchId };
     this.maxErrors = options.maxErrors ?? MAX_REPORTED_ERRORS;
     this.maxRequests = options.maxRequests ?? MAX_BATCH_REQUESTS;
   }

@@ -16,7 +16,8 @@ import { checkInputFile, type InputCheckResult } from './input-check.ts';
 import { PlanTotals, writeResultFiles } from './results.ts';
 import { absentFileId, COMPLETION_WINDOW_SECONDS, markEnded, TERMINAL_STATUSES } from './state.ts';
 import { answeredAt, FINALIZING_SHARE, RUNNING_SHARE, VALIDATING_SHARE } from './timeline.ts';
-import { tokenLimitError } from './token-limit.ts';
+import { serverErrorItem } from './batch-faults.ts';
+import { FORCED_TOKEN_LIMIT, tokenLimitError, tokenLimitItem } from './token-limit.ts';
 
 export interface LifecycleOptions extends NormalizedEngineSettings {
   store: FileStore;
@@ -100,8 +101,9 @@ export class BatchLifecycle {
   startCheck(record: BatchRecord): void {
     const runtime = this.runtime(record);
     const startedAt = Date.now();
-    const { seed, errorRate, durationMs } = this.options;
-    const check = checkInputFile(this.options.store, record.batch.input_file_id, record.batch.endpoint, { seed, errorRate, signal: this.work.signal }).then(
+    const { seed, errorRate, transientErrorRate, durationMs } = this.options;
+    const planOptions = { seed, errorRate, transientErrorRate, batchId: record.batch.id, signal: this.work.signal };
+    const check = checkInputFile(this.options.store, record.batch.input_file_id, record.batch.endpoint, planOptions).then(
       (result) => {
         // Time the clock was moved on while the file was read counts as time spent running, not validating.
         runtime.validatedAtMs = record.createdMs + Math.max(durationMs * VALIDATING_SHARE, Date.now() - startedAt);
@@ -142,7 +144,9 @@ export class BatchLifecycle {
       }
       case 'in_progress': {
         const endAt = (record.runStartMs ?? nowMs) + durationMs * RUNNING_SHARE;
-        if (nowMs < endAt) return this.wakeAt(record, Math.min(endAt, expiresMs));
+        const faultAt = this.expiryFaultAt(record);
+        if (nowMs >= faultAt) return this.beginExpiry(record, faultAt);
+        if (nowMs < endAt) return this.wakeAt(record, Math.min(endAt, expiresMs, faultAt));
         record.finalizeStartMs = endAt;
         batch.status = 'finalizing';
         batch.finalizing_at = Math.floor(endAt / 1000);
@@ -216,9 +220,19 @@ export class BatchLifecycle {
     this.runtime(record).timer = timer;
   }
 
+  /** When an `expire` fault stops the batch: half way through its run; never for a batch without one. */
+  private expiryFaultAt(record: BatchRecord): number {
+    if (this.options.batchFaults.get(record.seq) !== 'expire' || record.runStartMs === null) return Number.POSITIVE_INFINITY;
+    return record.runStartMs + (this.options.durationMs * RUNNING_SHARE) / 2;
+  }
+
   private startRun(record: BatchRecord, startMs: number): void {
     const { batch } = record;
-    const overLimit = tokenLimitError(record, this.records.values(), this.options.tokenLimit);
+    const { tokenLimit } = this.options;
+    const fault = this.options.batchFaults.get(record.seq);
+    if (fault === 'token_limit_exceeded') return this.fail(record, [tokenLimitItem(batch.model ?? '', Number.isFinite(tokenLimit) ? tokenLimit : FORCED_TOKEN_LIMIT)]);
+    if (fault === 'fail') return this.fail(record, [serverErrorItem()]);
+    const overLimit = tokenLimitError(record, this.records.values(), tokenLimit);
     if (overLimit) return this.fail(record, [overLimit]);
     record.runStartMs = startMs;
     batch.status = 'in_progress';

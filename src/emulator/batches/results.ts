@@ -28,10 +28,11 @@ export class PlanTotals {
     this.outputTokens = new Float64Array(plans.length + 1);
     for (let i = 0; i < plans.length; i++) {
       const plan = plans[i];
-      this.failed[i + 1] = this.failed[i] + (plan.fails ? 1 : 0);
-      // A rejected request is not billed.
-      this.inputTokens[i + 1] = this.inputTokens[i] + (plan.fails ? 0 : plan.inputTokens);
-      this.outputTokens[i + 1] = this.outputTokens[i] + (plan.fails ? 0 : plan.outputTokens);
+      const failed = plan.failure !== null;
+      this.failed[i + 1] = this.failed[i] + (failed ? 1 : 0);
+      // A failed request, rejected or not, is not billed.
+      this.inputTokens[i + 1] = this.inputTokens[i] + (failed ? 0 : plan.inputTokens);
+      this.outputTokens[i + 1] = this.outputTokens[i] + (failed ? 0 : plan.outputTokens);
     }
   }
 
@@ -78,7 +79,7 @@ export async function writeResultFiles(options: WriteResultsOptions): Promise<{ 
   const outputIndices: number[] = [];
   const errorIndices: number[] = [];
   for (let i = 0; i < plans.length; i++) {
-    if (i < done && !plans[i].fails) outputIndices.push(i);
+    if (i < done && plans[i].failure === null) outputIndices.push(i);
     else errorIndices.push(i);
   }
   const shuffleSeed = hash32(options.batchId, options.seed);
