@@ -11,6 +11,7 @@
  * - batch id, no end: polling goes on; ended, not downloaded: download;
  * - downloaded, not settled: the follow-up is cut again (same bytes).
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortError, abortMessage } from '../errors.ts';
@@ -167,6 +168,7 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
         const first = ended.errors[0];
         const error = first ? { code: first.code, message: first.message } : { code: 'batch_failed', message: `batch ${unit.batchId} failed` };
         files.failed = `results/${unit.batchId}_failed.jsonl`;
+        await mkdir(join(ctx.dir, 'results'), { recursive: true });
         await writeFailedLines(join(ctx.dir, spec.path), join(ctx.dir, files.failed), error, ctx.signal);
       }
       await ctx.record({ kind: 'downloaded', unit: index, files });

@@ -1,0 +1,224 @@
+/**
+ * runBatch end to end against the emulator: ordered, complete results for a
+ * multi-shard, multi-model run; failures healed in follow-up batches
+ * (transient 5xx lines, an expired batch, a cancelled one, a token-limit
+ * failure); the token scheduler; the sinks; a changed input or changed
+ * options refused; one live run per state dir; abort.
+ */
+import t, { type Test } from 'tap';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { startEmulator, type EmulatorOptions } from '../src/emulator/index.ts';
+import { runBatch, planRun, runStatus, cancelRun, type RunProgress, type RunSummary } from '../src/pipeline.ts';
+import { ApiClient } from '../src/openai/client.ts';
+import type { JoinedResult } from '../src/types.ts';
+import { tempDir } from './helpers/temp.ts';
+import { rejection } from './helpers/emulator.ts';
+
+const FAST_POLL = { initialDelayMs: 10, maxDelayMs: 40, maxRequestsPerSecond: 1000 };
+
+function request(i: number, model: string, url = '/v1/chat/completions') {
+  const body = url === '/v1/embeddings' ? { model, input: `text ${i}` } : { model, messages: [{ role: 'user', content: `question ${i} ${'x'.repeat(i % 40)}` }] };
+  return { custom_id: `r${i}`, method: 'POST', url, body };
+}
+
+function inputText(n: number): string {
+  let text = '';
+  for (let i = 1; i <= n; i++) {
+    const route = i % 4;
+    text += JSON.stringify(route === 0 ? request(i, 'text-embedding-3-small', '/v1/embeddings') : request(i, route === 1 ? 'gpt-4.1-mini' : 'gpt-4o-mini')) + '\n';
+  }
+  return text;
+}
+
+async function setup(t: Test, emulatorOptions: EmulatorOptions, n = 400) {
+  const dir = await tempDir(t, 'batchline-run-');
+  const input = join(dir, 'input.jsonl');
+  await writeFile(input, inputText(n));
+  const emulator = await startEmulator({ batchDurationMs: 100, seed: 5, ...emulatorOptions });
+  t.teardown(() => emulator.close());
+  const client = new ApiClient({ baseURL: `${emulator.url}/v1`, apiKey: 'k', retry: { baseDelayMs: 5 } });
+  return { dir, input, emulator, client };
+}
+
+async function lines(path: string): Promise<JoinedResult[]> {
+  return (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as JoinedResult);
+}
+
+function inOrder(t: Test, results: JoinedResult[], n: number): void {
+  t.same(
+    results.map((r) => r.custom_id),
+    Array.from({ length: n }, (_, i) => `r${i + 1}`),
+    'one result per request, in input order',
+  );
+}
+
+t.test('a multi-shard, multi-model, multi-endpoint run gives every answer in input order', async (t) => {
+  const { dir, input, client, emulator } = await setup(t, { errorRate: 0.03 });
+  const progress: RunProgress[] = [];
+  const out = join(dir, 'out.jsonl');
+  const summary = await runBatch({ input, output: out, stateDir: join(dir, 'state'), client, maxRequests: 40, poll: FAST_POLL, onProgress: (p) => progress.push(p) });
+  const results = await lines(out);
+  inOrder(t, results, 400);
+  t.equal(summary.requests, 400);
+  t.equal(summary.counts.succeeded + summary.counts.rejected, 400, 'rejected (4xx) lines are final, not retried');
+  t.ok(summary.counts.rejected > 0);
+  t.equal(summary.followUps, 0);
+  t.same(new Set(summary.batches.map((b) => b.model)), new Set(['gpt-4.1-mini', 'gpt-4o-mini', 'text-embedding-3-small']));
+  t.ok(summary.batches.length >= 10, 'several shards per model');
+  t.ok(summary.batches.every((b) => b.status === 'completed' && b.batchId && b.inputFileId && b.outputPath));
+  t.ok(summary.usage.input_tokens > 0 && summary.usage.byModel['gpt-4o-mini'].output_tokens > 0);
+  t.equal(emulator.batches.list({ limit: 100 }).data.length, summary.batches.length, 'one batch per shard on the API');
+  t.equal(progress.at(-1)?.phase, 'done');
+  t.ok(progress.some((p) => p.phase === 'ingest' && (p.batches.uploading ?? 0) + (p.batches.uploaded ?? 0) + (p.batches.submitting ?? 0) + (p.batches.submitted ?? 0) > 0), 'shards go up while the input is still being sharded');
+  const status = await runStatus(summary.stateDir);
+  t.equal(status.runId, summary.runId);
+  t.same(status.joined, { output: out, requests: 400 });
+  t.equal(status.owner, null, 'no process holds the finished run');
+});
+
+t.test('transient failures, an expired batch and a token-limit failure are healed in follow-up batches', async (t) => {
+  const { dir, input, client } = await setup(t, {
+    transientErrorRate: 0.1,
+    batchFaults: [
+      { batch: 2, kind: 'expire' },
+      { batch: 3, kind: 'token_limit_exceeded' },
+    ],
+  });
+  const out = join(dir, 'out.jsonl');
+  const logs: string[] = [];
+  const summary = await runBatch({ input, output: out, stateDir: join(dir, 'state'), client, maxRequests: 100, maxAttempts: 6, tokenLimitRetryMs: 10, poll: FAST_POLL, onLog: (l) => logs.push(l) });
+  const results = await lines(out);
+  inOrder(t, results, 400);
+  t.equal(summary.counts.succeeded, 400, `every request answered in the end: ${JSON.stringify(summary.counts)}`);
+  t.ok(summary.followUps >= 2, 'follow-up batches were made');
+  t.ok(summary.batches.some((b) => b.status === 'expired'), 'one batch expired');
+  t.ok(summary.batches.some((b) => b.status === 'failed'), 'one batch failed on the token limit');
+  const tokenRetry = summary.batches.find((b) => b.attempt > 1 && summary.batches.find((p) => p.status === 'failed' && p.index === b.origin && b.requests === p.requests));
+  t.ok(tokenRetry, 'the token-limited shard went again whole');
+  t.ok(logs.some((l) => /go again/.test(l)));
+  t.ok(summary.retriedRequests > 0);
+});
+
+t.test('maxAttempts bounds the tries; what is still failing is reported failed, not lost', async (t) => {
+  const { dir, input, client } = await setup(t, { transientErrorRate: 1 }, 60);
+  const out = join(dir, 'out.jsonl');
+  const summary = await runBatch({ input, output: out, stateDir: join(dir, 'state'), client, maxRequests: 100, maxAttempts: 2, poll: FAST_POLL });
+  const results = await lines(out);
+  inOrder(t, results, 60);
+  t.equal(summary.counts.failed, 60);
+  t.ok(results.every((r) => r.status === 'failed' && r.response?.status_code === 500));
+  t.equal(Math.max(...summary.batches.map((b) => b.attempt)), 2);
+});
+
+t.test('the token scheduler keeps the enqueued tokens of a model under its limit', async (t) => {
+  const { dir, input, client, emulator } = await setup(t, { batchDurationMs: 60 });
+  const estimate = () => 100;
+  let peak = 0;
+  const timer = setInterval(() => {
+    const running = emulator.batches.list({ limit: 100 }).data.filter((b) => b.model === 'gpt-4o-mini' && !['completed', 'failed', 'expired', 'cancelled'].includes(b.status));
+    peak = Math.max(peak, running.reduce((sum, b) => sum + b.request_counts.total, 0) || running.length * 20);
+  }, 2);
+  t.teardown(() => clearInterval(timer));
+  const summary = await runBatch({ input, stateDir: join(dir, 'state'), client, maxRequests: 20, tokenLimit: { 'gpt-4o-mini': 4000 }, estimateTokens: estimate, poll: FAST_POLL });
+  clearInterval(timer);
+  t.equal(summary.counts.succeeded, 400);
+  // 20 requests × 100 tokens = 2000 a batch: at most two gpt-4o-mini batches run at once.
+  t.ok(peak <= 40, `at most 40 gpt-4o-mini requests enqueued at once, saw ${peak}`);
+});
+
+t.test('results go to a Writable or an awaited callback; a stream source is spooled', async (t) => {
+  const { dir, client } = await setup(t, {}, 1);
+  const rows = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, question: `q${i + 1}` }));
+  const seen: JoinedResult[] = [];
+  const summary = await runBatch({
+    input: rows,
+    build: { customId: (row: { id: number }) => `row-${row.id}`, endpoint: '/v1/chat/completions', body: (row: { question: string }) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: row.question }] }) },
+    output: async (result) => {
+      await new Promise((r) => setImmediate(r));
+      seen.push(result);
+    },
+    stateDir: join(dir, 'rows'),
+    client,
+    poll: FAST_POLL,
+  });
+  t.equal(summary.counts.succeeded, 30);
+  t.same(seen.map((r) => r.custom_id), rows.map((r) => `row-${r.id}`));
+
+  let text = '';
+  const sink = new Writable({ write(chunk, _e, done) { text += chunk; done(); } });
+  await runBatch({ input: Readable.from([inputText(12)]), output: sink, stateDir: join(dir, 'readable'), client, poll: FAST_POLL });
+  t.equal(text.trim().split('\n').length, 12);
+});
+
+t.test('a changed input, changed options and a second live process are refused; a finished run rejoins', async (t) => {
+  const { dir, input, client } = await setup(t, {}, 50);
+  const state = join(dir, 'state');
+  const first = await runBatch({ input, output: join(dir, 'a.jsonl'), stateDir: state, client, poll: FAST_POLL });
+  const again = await runBatch({ input, output: join(dir, 'b.jsonl'), stateDir: state, client, poll: FAST_POLL });
+  t.equal(again.resumed, true);
+  t.equal(again.runId, first.runId);
+  t.equal(await readFile(join(dir, 'b.jsonl'), 'utf8'), await readFile(join(dir, 'a.jsonl'), 'utf8'), 'the same results again, no new batch');
+  t.equal(again.batches.length, first.batches.length);
+
+  t.match(await rejection(runBatch({ input, stateDir: state, client, maxRequests: 7, poll: FAST_POLL })), { code: 'RUN_OPTIONS_CHANGED' });
+  await writeFile(input, inputText(51));
+  t.match(await rejection(runBatch({ input, stateDir: state, client, poll: FAST_POLL })), { code: 'RUN_INPUT_CHANGED' });
+
+  await writeFile(join(state, 'lock'), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), startedAt: Date.now() }));
+  t.match(await rejection(runBatch({ input, stateDir: state, client, poll: FAST_POLL })), { code: 'RUN_LOCKED' });
+  await writeFile(join(state, 'lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), startedAt: 0 }));
+  t.match(await rejection(runBatch({ input, stateDir: state, client, poll: FAST_POLL })), { code: 'RUN_INPUT_CHANGED' }, 'a dead owner’s lock is taken over');
+});
+
+t.test('an abort stops the run at once and leaves it resumable', async (t) => {
+  const { dir, input, client } = await setup(t, { batchDurationMs: 100_000 }, 80);
+  const controller = new AbortController();
+  const state = join(dir, 'state');
+  const running = runBatch({ input, stateDir: state, client, maxRequests: 20, poll: FAST_POLL, signal: controller.signal, onProgress: (p) => (p.batches.validating ?? 0) + (p.batches.in_progress ?? 0) > 0 && controller.abort() });
+  t.match(await rejection(running), { code: 'ABORTED' });
+  const status = await runStatus(state);
+  t.ok(status.batches.some((b) => b.batchId), 'the batches made so far are recorded');
+  t.equal(status.owner, null, 'the lock is released');
+});
+
+t.test('cancelRun stops a run: live batches cancelled, nothing healed, unfinished requests reported cancelled', async (t) => {
+  const { dir, input, client } = await setup(t, { batchDurationMs: 2000, cancelDurationMs: 20 }, 80);
+  const state = join(dir, 'state');
+  let asked = false;
+  const summary: RunSummary = await runBatch({
+    input,
+    stateDir: state,
+    client,
+    maxRequests: 20,
+    poll: FAST_POLL,
+    onProgress: (p) => {
+      if (!asked && (p.batches.in_progress ?? 0) >= 4) {
+        asked = true;
+        void cancelRun(state, { client });
+      }
+    },
+  });
+  t.equal(summary.cancelled, true);
+  t.equal(summary.followUps, 0, 'a cancelled run heals nothing');
+  t.ok(summary.counts.cancelled > 0);
+  t.equal(summary.counts.missing, 0);
+});
+
+t.test('planRun validates, shards and estimates tokens without any upload', async (t) => {
+  const { dir, input, emulator } = await setup(t, {}, 100);
+  const plan = await planRun({ input, maxRequests: 30 });
+  t.equal(plan.dryRun, true);
+  t.equal(plan.requests, 100);
+  t.same(Object.keys(plan.byModel).sort(), ['gpt-4.1-mini', 'gpt-4o-mini', 'text-embedding-3-small']);
+  t.equal(plan.shards.reduce((n, s) => n + s.requests, 0), 100);
+  t.ok(plan.estimatedInputTokens > 0);
+  t.equal(emulator.files.list?.length ?? 0, 0);
+  const viaRun = await runBatch({ input, maxRequests: 30, dryRun: true, stateDir: join(dir, 'never') });
+  t.same(viaRun.shards, plan.shards);
+  t.match(await rejection(planRun({ input: join(dir, 'nope.jsonl') })), { code: 'INPUT_UNREADABLE' });
+});
