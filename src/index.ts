@@ -95,3 +95,31 @@ export {
 export { joinResults, createJoiner, type JoinOptions, type JoinStats, type JoinIterable, type Joiner, type ResultSource } from './streams/join.ts';
 export { resultStatus, parseResultLine } from './core/join/result-line.ts';
 export { createJsonlSink, createCallbackSink, type JsonlSinkOptions, type CallbackSinkOptions } from './streams/sink.ts';
+
+// The whole trip in one call: runBatch, resumable from its state dir.
+export {
+  runBatch,
+  planRun,
+  runStatus,
+  cancelRun,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RUN_CONCURRENCY,
+  DEFAULT_TOKEN_LIMIT_RETRY_MS,
+  type RunOptions,
+  type RunSink,
+  type LocalEmulatorOptions,
+  type RunSummary,
+  type RunBatchSummary,
+  type UsageTotals,
+  type DryRunSummary,
+  type DryRunShard,
+  type RunProgress,
+  type RunPhase,
+  type RunStatus,
+  type CancelRunOptions,
+  type CancelRunResult,
+  type RunStore,
+  type RunStep,
+  type RunHeader,
+  type UnitSpec,
+} from './pipeline.ts';

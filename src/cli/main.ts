@@ -15,6 +15,10 @@ interface CommandEntry {
  * (measured: `batchline demo --help` against `batchline --help`).
  */
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  run: {
+    summary: 'the whole trip in one command: results in input order, healed, resumable after a crash',
+    load: async () => (await import('./commands/run.ts')).runCommand,
+  },
   validate: {
     summary: 'check a request file against the Batch API rules, writing nothing',
     load: async () => (await import('./commands/validate.ts')).validateCommand,
@@ -36,7 +40,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     load: async () => (await import('./commands/submit.ts')).submitCommand,
   },
   status: {
-    summary: 'print a batch as JSON',
+    summary: 'print a batch as JSON, or a whole run with --state-dir',
     load: async () => (await import('./commands/status.ts')).statusCommand,
   },
   wait: {
@@ -44,7 +48,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     load: async () => (await import('./commands/wait.ts')).waitCommand,
   },
   cancel: {
-    summary: 'cancel a batch (its finished results stay downloadable)',
+    summary: 'cancel a batch, or every batch of a run with --state-dir (finished results stay)',
     load: async () => (await import('./commands/cancel.ts')).cancelCommand,
   },
   list: {

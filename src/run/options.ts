@@ -74,6 +74,8 @@ export interface RunOptions {
   poll?: Pick<PollOptions, 'initialDelayMs' | 'maxDelayMs' | 'maxRequestsPerSecond'> | undefined;
   /** Told the run's progress, at most every 100 ms. */
   onProgress?: ((progress: RunProgress) => void) | undefined;
+  /** Told once the run has its id and state dir, before any work: where to find it, and whether it resumes. */
+  onStart?: ((run: { runId: string; stateDir: string; resumed: boolean }) => void) | undefined;
   /** Told each line of log: the state dir, resumes, follow-ups. */
   onLog?: ((line: string) => void) | undefined;
   /** Input token estimate per request (default: the gpt-tokenizer estimate where it applies). */
@@ -157,7 +159,7 @@ export function normalizeRunOptions(options: RunOptions): NormalizedRunOptions {
   if (options.completionWindow !== undefined && options.completionWindow !== '24h') {
     throw invalidOption('completionWindow', `completionWindow must be '24h', got ${JSON.stringify(options.completionWindow)}`);
   }
-  for (const name of ['onProgress', 'onLog', 'estimateTokens'] as const) {
+  for (const name of ['onProgress', 'onStart', 'onLog', 'estimateTokens'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw invalidOption(name, `${name} must be a function`);
   }
   const maxBytes = options.maxBytes === undefined ? undefined : wholeNumberOption(options.maxBytes, 'maxBytes', 0, 1);

@@ -86,8 +86,9 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       await store.begin(header);
     }
     const state = foldRunSteps(loaded.steps);
+    options.onStart?.({ runId: header.runId, stateDir: o.stateDir, resumed });
     const log = options.onLog ?? (() => undefined);
-    log(resumed ? `resuming run ${header.runId} from ${o.stateDir} (${state.steps} steps recorded)` : `run ${header.runId}: state in ${o.stateDir}`);
+    log(resumed ? `run ${header.runId} resumes after ${state.steps} recorded steps` : `run ${header.runId} begins`);
 
     let apiRetries = 0;
     let client: ApiClient;

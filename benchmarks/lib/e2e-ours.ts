@@ -1,0 +1,34 @@
+/**
+ * batchline's side of e2e.bench.ts: runBatch from the request file to the
+ * joined results, against the emulator at argv's URL:
+ *   node e2e-ours.js <base-url> <api-key> <input> <output> <state-dir>
+ * Prints one JSON line: seconds, peak RSS, and when each stage finished
+ * (seconds from the start): the last shard written, the last upload, the
+ * last batch ended, the last download settled, the join.
+ */
+import { runBatch } from '../../src/pipeline.ts';
+import { ApiClient } from '../../src/openai/client.ts';
+import { peakRssMB } from './peak-rss.ts';
+
+const [baseURL, apiKey, input, output, stateDir] = process.argv.slice(2);
+const started = performance.now();
+const at = () => Number(((performance.now() - started) / 1000).toFixed(2));
+const stages: Record<string, number> = {};
+const summary = await runBatch({
+  input,
+  output,
+  stateDir,
+  client: new ApiClient({ baseURL, apiKey }),
+  poll: { initialDelayMs: 250, maxDelayMs: 1000, maxRequestsPerSecond: 50 },
+  onProgress: (p) => {
+    const units = Object.values(p.batches).reduce((a, b) => a + (b ?? 0), 0);
+    if (p.phase !== 'ingest') stages.sharded ??= at();
+    if (p.phase !== 'ingest' && p.bytes.uploaded === p.bytes.sharded) stages.uploaded ??= at();
+    if (p.phase === 'joining') stages.downloaded ??= at();
+    void units;
+  },
+});
+stages.joined = at();
+process.stdout.write(
+  `${JSON.stringify({ seconds: at(), maxRssMB: peakRssMB(), requests: summary.requests, succeeded: summary.counts.succeeded, batches: summary.batches.length, stages })}\n`,
+);
