@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   UNKNOWN_COMMAND: { class: null, meaning: 'the CLI has no command of that name' },
   UNEXPECTED: { class: null, meaning: 'an error without a code of its own reached the CLI (a bug)' },
   ABORTED: { class: 'AbortError', meaning: 'the AbortSignal fired' },
+  INVALID_PRICE_TABLE: { class: 'OptionError', meaning: 'a price table (JSON object or file) with a bad key or value; `option` names the key' },
   // Files
   INPUT_UNREADABLE: { class: 'IoError', meaning: 'the input file cannot be opened or read' },
   OUTPUT_NOT_WRITABLE: { class: 'IoError', meaning: 'an output file cannot be made where it was asked for' },

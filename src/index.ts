@@ -113,8 +113,6 @@ export {
   type UsageTotals,
   type DryRunSummary,
   type DryRunShard,
-  type RunProgress,
-  type RunPhase,
   type RunStatus,
   type CancelRunOptions,
   type CancelRunResult,
@@ -123,3 +121,29 @@ export {
   type RunHeader,
   type UnitSpec,
 } from './pipeline.ts';
+
+// Tokens and cost: what a run's requests read, and what its usage costs at Batch API prices.
+export {
+  estimateRequestTokens,
+  encodingForModel,
+  type TokenEstimateMode,
+  type TokenEstimateOptions,
+  type TextTokenCounter,
+  type Tokenizers,
+  type EncodingName,
+} from './core/token-estimate.ts';
+export { loadTokenizers } from './core/tokenizers.ts';
+export { estimateTokens } from './core/tokens.ts';
+export {
+  DEFAULT_PRICE_TABLE,
+  loadPriceTable,
+  priceFor,
+  estimateCost,
+  type PriceTable,
+  type ModelPrice,
+  type ModelUsage,
+  type ModelCost,
+  type CostEstimate,
+} from './core/prices.ts';
+export { readPriceFile, MAX_PRICE_FILE_BYTES } from './io/price-file.ts';
+export type { RunProgress, RunPhase, UnitState } from './core/run-progress.ts';

@@ -1,5 +1,5 @@
 // `batchline run`, `status --state-dir` and `cancel --state-dir`, in-process and as a process killed with -9.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import t from 'tap';
@@ -59,7 +59,7 @@ t.test('batchline run without -o writes the results to stdout; --dry-run plans w
 
   const dry = await cli(['run', input, '--dry-run', '--max-requests', '10']);
   t.equal(dry.code, 0, dry.stderr);
-  t.match(dry.stderr, /30 requests, \d+ bytes, would make 4 batches/);
+  t.match(dry.stderr, /30 requests, [\d,]+ bytes, would make 4 batches/);
   t.match(dry.stderr, /gpt-4o-mini: 15 requests in 2 batches/);
   const json = await cli(['run', input, '--dry-run', '--json']);
   t.equal(jsonLines(json.stdout)[0].requests, 30);
@@ -88,15 +88,23 @@ t.test('batchline run killed with -9 mid-run resumes with the same command to th
   const input = await inputFile(dir, 400);
   const out = join(dir, 'results.jsonl');
   const args = [CLI_ENTRY, 'run', input, '--local', '-o', out, '--max-requests', '40'];
-  // Killed once the first batches exist: the emulator (in the same process) dies with it, its state on disk.
+  // Killed once the journal records the first batches: the emulator (in the same process) dies with it, its state on disk.
   const killed = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      if (/\d+ (validating|in_progress)/.test(stderr)) child.kill('SIGKILL');
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const watch = setInterval(async () => {
+      const runs = await readdir(join(dir, '.batchline', 'runs')).catch(() => [] as string[]);
+      const journal = runs.length === 1 ? await readFile(join(dir, '.batchline', 'runs', runs[0], 'journal.jsonl'), 'utf8').catch(() => '') : '';
+      if ((journal.match(/"kind":"submitted"/g) ?? []).length >= 2) {
+        clearInterval(watch);
+        child.kill('SIGKILL');
+      }
+    }, 10);
+    child.on('close', (_code, signal) => {
+      clearInterval(watch);
+      resolve({ signal, stderr });
     });
-    child.on('close', (_code, signal) => resolve({ signal, stderr }));
   });
   t.equal(killed.signal, 'SIGKILL', killed.stderr);
   const resumed = await new Promise<{ code: number | null; stderr: string }>((resolve) => {

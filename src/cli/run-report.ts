@@ -2,11 +2,22 @@
 import type { RunSummary } from '../run/summary.ts';
 import type { DryRunSummary } from '../run/dry-run.ts';
 import type { ResultStatus } from '../types.ts';
+import type { CostEstimate } from '../core/prices.ts';
 
 const STATUSES: ResultStatus[] = ['succeeded', 'rejected', 'failed', 'expired', 'cancelled', 'missing'];
 
 function n(value: number): string {
   return value.toLocaleString('en-US');
+}
+
+function usd(value: number): string {
+  return value < 0.01 && value > 0 ? `$${value.toPrecision(2)}` : `$${value.toFixed(2)}`;
+}
+
+/** `cost ~$1.23 at Batch API prices (checked 2026-11-30)`, naming the models the table does not price. */
+export function costLine(cost: CostEstimate): string {
+  const unpriced = cost.unpriced.length > 0 ? `; not priced: ${cost.unpriced.join(', ')}` : '';
+  return `cost ~${usd(cost.total)} at Batch API prices (as of ${cost.pricesChecked})${unpriced}`;
 }
 
 export function runReport(summary: RunSummary): string {
@@ -18,6 +29,7 @@ export function runReport(summary: RunSummary): string {
     `batchline run: ${summary.batches.length} batches (${summary.followUps} follow-ups retrying ${n(summary.retriedRequests)} requests), ${summary.apiRetries} API calls retried, ${(summary.durationMs / 1000).toFixed(1)} s`,
     `batchline run: tokens: ${n(summary.usage.input_tokens)} input, ${n(summary.usage.output_tokens)} output (estimated input ${n(summary.estimatedInputTokens)})`,
   ];
+  lines.push(`batchline run: ${costLine(summary.cost)}`);
   if (summary.output) lines.push(`batchline run: results in input order: ${summary.output}`);
   lines.push(`batchline run: state, shards and result files: ${summary.stateDir}`);
   return `${lines.join('\n')}\n`;
@@ -28,7 +40,7 @@ export function dryRunReport(plan: DryRunSummary): string {
   for (const [model, m] of Object.entries(plan.byModel)) {
     lines.push(`  ${model}: ${n(m.requests)} requests in ${m.shards} batches, ~${n(m.estimatedInputTokens)} input tokens`);
   }
-  lines.push(`  in all: ~${n(plan.estimatedInputTokens)} input tokens; nothing was uploaded`);
+  lines.push(`  in all: ~${n(plan.estimatedInputTokens)} input tokens; input ${costLine(plan.estimatedInputCost)}; nothing was uploaded`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BatchEndpoint } from '../types.ts';
+import { estimateCost, type CostEstimate } from '../core/prices.ts';
 import { ingestFile } from './ingest.ts';
 import type { NormalizedRunOptions } from './options.ts';
 import { spoolSource, SPOOL_FILE } from './source.ts';
@@ -31,6 +32,8 @@ export interface DryRunSummary {
   /** Estimated input tokens and requests per model. */
   byModel: Record<string, { requests: number; estimatedInputTokens: number; shards: number }>;
   estimatedInputTokens: number;
+  /** What the input tokens would cost at Batch API prices; the output is not known before the run. */
+  estimatedInputCost: CostEstimate;
 }
 
 export async function dryRun(o: NormalizedRunOptions): Promise<DryRunSummary> {
@@ -61,6 +64,7 @@ export async function dryRun(o: NormalizedRunOptions): Promise<DryRunSummary> {
       model.estimatedInputTokens += shard.estimatedInputTokens;
       model.shards++;
     }
+    const inputUsage = Object.fromEntries(Object.entries(byModel).map(([model, m]) => [model, { input_tokens: m.estimatedInputTokens, output_tokens: 0 }]));
     return {
       dryRun: true,
       requests: result.requests,
@@ -69,6 +73,7 @@ export async function dryRun(o: NormalizedRunOptions): Promise<DryRunSummary> {
       shards: shards.sort((a, b) => a.index - b.index),
       byModel,
       estimatedInputTokens: shards.reduce((sum, shard) => sum + shard.estimatedInputTokens, 0),
+      estimatedInputCost: estimateCost(inputUsage, o.options.prices),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { invalidOption } from '../errors.ts';
 import { wholeNumberOption } from '../core/options.ts';
 import type { RequestSpec } from '../core/request-rules.ts';
 import type { TokenLimits } from '../core/token-scheduler.ts';
+import type { PriceTable } from '../core/prices.ts';
 import type { RunProgress } from '../core/run-progress.ts';
 import type { ApiClient, ClientOptions } from '../openai/client.ts';
 import type { OutputExpiresAfter } from '../openai/submit.ts';
@@ -78,6 +79,8 @@ export interface RunOptions {
   onStart?: ((run: { runId: string; stateDir: string; resumed: boolean }) => void) | undefined;
   /** Told each line of log: the state dir, resumes, follow-ups. */
   onLog?: ((line: string) => void) | undefined;
+  /** Prices for the cost estimate (default: the built-in table, Batch API prices; see loadPriceTable / readPriceFile). */
+  prices?: PriceTable | undefined;
   /** Input token estimate per request (default: the gpt-tokenizer estimate where it applies). */
   estimateTokens?: ((request: BatchRequest) => number) | undefined;
   signal?: AbortSignal | undefined;

@@ -254,7 +254,7 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       output: typeof o.output === 'string' ? o.output : null,
       requests: stats.requests,
       counts,
-      ...summarizeBatches(state, o.stateDir),
+      ...summarizeBatches(state, o.stateDir, options.prices),
       apiRetries,
       cancelled: cancelRequested,
       durationMs: Math.round(performance.now() - started),

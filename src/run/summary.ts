@@ -1,6 +1,7 @@
 /** What runBatch returns: the run's batches, its counts by status, usage and attempts. */
 import { join } from 'node:path';
 import type { RunState } from '../core/run-state.ts';
+import { DEFAULT_PRICE_TABLE, estimateCost, type CostEstimate, type PriceTable } from '../core/prices.ts';
 import type { BatchEndpoint, BatchStatus, ResultStatus } from '../types.ts';
 
 export interface RunBatchSummary {
@@ -47,6 +48,8 @@ export interface RunSummary {
   batches: RunBatchSummary[];
   /** Summed over every batch of the run (each try is billed). */
   usage: UsageTotals & { byModel: Record<string, UsageTotals> };
+  /** What the usage costs at Batch API prices (models the table does not price are listed, not costed). */
+  cost: CostEstimate;
   /** Estimated input tokens of the requests (first tries). */
   estimatedInputTokens: number;
   followUps: number;
@@ -62,7 +65,11 @@ function emptyUsage(): UsageTotals {
   return { input_tokens: 0, cached_tokens: 0, output_tokens: 0, total_tokens: 0 };
 }
 
-export function summarizeBatches(state: RunState, dir: string): Pick<RunSummary, 'batches' | 'usage' | 'estimatedInputTokens' | 'followUps' | 'retriedRequests'> {
+export function summarizeBatches(
+  state: RunState,
+  dir: string,
+  prices: PriceTable = DEFAULT_PRICE_TABLE,
+): Pick<RunSummary, 'batches' | 'usage' | 'cost' | 'estimatedInputTokens' | 'followUps' | 'retriedRequests'> {
   const batches: RunBatchSummary[] = [];
   const usage = { ...emptyUsage(), byModel: {} as Record<string, UsageTotals> };
   let estimatedInputTokens = 0;
@@ -104,5 +111,5 @@ export function summarizeBatches(state: RunState, dir: string): Pick<RunSummary,
       retried: unit.retried,
     });
   }
-  return { batches, usage, estimatedInputTokens, followUps, retriedRequests };
+  return { batches, usage, cost: estimateCost(usage.byModel, prices), estimatedInputTokens, followUps, retriedRequests };
 }

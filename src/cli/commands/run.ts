@@ -18,6 +18,7 @@ import { ApiClient } from '../../openai/client.ts';
 import { OptionError } from '../../errors.ts';
 import { createRunProgressDisplay } from '../progress.ts';
 import { runReport, dryRunReport } from '../run-report.ts';
+import { readPriceFile } from '../../io/price-file.ts';
 
 const flags = {
   output: { type: 'string', short: 'o', value: 'FILE', help: 'write the results here, aside first and renamed into place once complete;\n- or absent: stdout' },
@@ -35,6 +36,7 @@ const flags = {
   'retry-rejected': { type: 'boolean', help: 'send requests the model rejected (4xx) again too' },
   concurrency: { type: 'string', value: 'N', help: 'shards uploading at once (default 4)' },
   'token-limit': { type: 'string', value: 'N', help: 'enqueued input tokens allowed per model, as your account allows (default: no limit)' },
+  prices: { type: 'string', value: 'FILE', help: 'a JSON price table over the built-in one (USD per 1M tokens, list prices; the Batch\nAPI discount is applied), for the cost estimate' },
   'dry-run': { type: 'boolean', help: 'validate, shard and estimate tokens without any upload' },
   json: { type: 'boolean', help: 'print the summary as one JSON object on stdout (needs -o FILE)' },
   'base-url': { type: 'string', value: 'URL', help: 'the API (default: OPENAI_BASE_URL, else the OpenAI API); the key is read from\nOPENAI_API_KEY only' },
@@ -87,6 +89,7 @@ export const runCommand: Command = {
       signal: io.signal,
     };
     if (input !== '-') await checkInputFile(input);
+    if (values.prices !== undefined) options.prices = await readPriceFile(values.prices);
     if (!toStdout) await checkOutputFile(values.output!, '-o');
 
     if (values['dry-run']) {
@@ -96,7 +99,7 @@ export const runCommand: Command = {
       return 0;
     }
     if (!values.local) options.client = apiClientFor(values, io);
-    const display = createRunProgressDisplay({ stream: io.stderr as NodeJS.WriteStream });
+    const display = createRunProgressDisplay({ stream: io.stderr as NodeJS.WriteStream, intervalMs: 3000 });
     options.onProgress = (progress) => display.update(progress);
     const resume = `batchline run ${args.map(quote).join(' ')}`;
     options.onStart = ({ stateDir, resumed }) => {
