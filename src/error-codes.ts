@@ -105,7 +105,6 @@ export const ERROR_CODES = {
   RUN_INPUT_CHANGED: { class: 'BatchlineError', meaning: 'the input differs (sha256) from the one the run in the state directory began with' },
   RUN_STATE_CORRUPT: { class: 'IoError', meaning: "a run's state directory holds a broken journal or header" },
   RUN_STATE_WRITE_FAILED: { class: 'IoError', meaning: "a run's journal or state files cannot be written" },
-  RUN_INCOMPLETE: { class: 'BatchlineError', meaning: 'a run stopped before every request had its result (cancelled, or nothing left to retry with)' },
   // The emulator
   EMULATOR_STATE_CORRUPT: { class: 'IoError', meaning: "the emulator's state directory holds a broken record" },
   EMULATOR_STATE_WRITE_FAILED: { class: 'IoError', meaning: "the emulator's state cannot be written" },

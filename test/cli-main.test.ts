@@ -4,7 +4,7 @@ import { COMMANDS } from '../src/cli/main.ts';
 import { formatError, errorJson } from '../src/cli/format-error.ts';
 import { cli } from './helpers/cli.ts';
 
-const NAMES = ['validate', 'shard', 'join', 'upload', 'submit', 'status', 'wait', 'cancel', 'list', 'download', 'emulator', 'demo'];
+const NAMES = ['run', 'validate', 'shard', 'join', 'upload', 'submit', 'status', 'wait', 'cancel', 'list', 'download', 'emulator', 'demo'];
 
 t.test('lists every command with a line about it, and exits 1 without a command', async (t) => {
   const help = await cli(['--help']);

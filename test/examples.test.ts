@@ -25,9 +25,24 @@ t.test('examples', async (t) => {
     await writeDemoInput(input, 90);
     const out = await node('shard-a-file.ts', [input, join(dir, 'shards-a')]);
     const lines = out.trim().split('\n');
-    t.equal(lines.length, 3, 'three routes, three shards');
-    t.match(out, /shard-00000\.jsonl: 30 requests, \d+ bytes, gpt-4\.1-mini/);
-    t.equal((await readdir(join(dir, 'shards-a'))).length, 3);
+    t.equal(lines.length, 2, 'two models, two shards');
+    t.match(out, /shard-00000\.jsonl: 45 requests, \d+ bytes, gpt-4\.1-mini/);
+    t.equal((await readdir(join(dir, 'shards-a'))).length, 2);
+  });
+
+  t.test('run-batch.ts runs the whole trip in one call, and again from its state', async (t) => {
+    const input = join(dir, 'run-input.jsonl');
+    await writeDemoInput(input, 300);
+    const output = join(dir, 'run-results.jsonl');
+    const state = join(dir, 'run-state');
+    const out = await node('run-batch.ts', [input, output, state]);
+    t.match(out, /^300 results in input order/);
+    t.match(out, /"succeeded":300/);
+    t.match(out, /\d+ batches, [1-9]\d* follow-ups/, 'the passing 500s were healed in follow-up batches');
+    const results = (await readFile(output, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    t.same(results.map((r) => r.custom_id), Array.from({ length: 300 }, (_, i) => `row-${i + 1}`));
+    const again = await node('run-batch.ts', [input, output, state]);
+    t.match(again, /^300 results in input order/, 'a finished run rejoins from its state');
   });
 
   t.test('database-cursor.ts shards rows from an async generator', async (t) => {
