@@ -104,6 +104,34 @@ t.test('transient failures, an expired batch and a token-limit failure are heale
   t.ok(summary.retriedRequests > 0);
 });
 
+t.test('a batch cancelled from elsewhere (the dashboard, another tool) is healed: its unfinished requests go again', async (t) => {
+  const { dir, input, client, emulator } = await setup(t, { batchDurationMs: 400, cancelDurationMs: 20 }, 120);
+  const out = join(dir, 'out.jsonl');
+  let cancelled: string | undefined;
+  const summary = await runBatch({
+    input,
+    output: out,
+    stateDir: join(dir, 'state'),
+    client,
+    maxRequests: 40,
+    poll: FAST_POLL,
+    onProgress: (p) => {
+      if (cancelled || (p.batches.in_progress ?? 0) === 0) return;
+      const running = emulator.batches.list({ limit: 100 }).data.find((b) => b.status === 'in_progress');
+      if (running) {
+        cancelled = running.id;
+        void emulator.batches.cancel(running.id);
+      }
+    },
+  });
+  t.ok(cancelled, 'a batch was cancelled mid-run');
+  t.equal(summary.cancelled, false, 'the run itself was not');
+  t.ok(summary.batches.some((b) => b.batchId === cancelled && b.status === 'cancelled'));
+  t.ok(summary.followUps >= 1);
+  t.equal(summary.counts.succeeded, 120, `every request answered: ${JSON.stringify(summary.counts)}`);
+  inOrder(t, await lines(out), 120);
+});
+
 t.test('maxAttempts bounds the tries; what is still failing is reported failed, not lost', async (t) => {
   const { dir, input, client } = await setup(t, { transientErrorRate: 1 }, 60);
   const out = join(dir, 'out.jsonl');
