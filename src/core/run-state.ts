@@ -6,6 +6,7 @@
  * steps after a crash tells exactly what is done, what may be half done
  * (begun, not finished) and what is still to do. Pure: no I/O.
  */
+import { IoError } from '../errors.ts';
 import type { BatchEndpoint, BatchErrorItem, BatchStatus, BatchUsage } from '../types.ts';
 
 /** The options that decide what a run sends; a resumed run must have the same. */
@@ -127,12 +128,14 @@ function newUnit(spec: UnitSpec): UnitState {
   };
 }
 
-/** Thrown for a step that cannot follow the ones before it: a damaged or foreign journal. */
-export class RunStepError extends Error {}
+/** A step that cannot follow the ones before it: a damaged or foreign journal. */
+function corrupt(message: string): IoError {
+  return new IoError('RUN_STATE_CORRUPT', `the run journal does not hold together: ${message}`);
+}
 
 function unitOf(state: RunState, index: number, step: RunStep): UnitState {
   const unit = state.units.get(index);
-  if (!unit) throw new RunStepError(`step ${step.kind} names unit ${index}, which no earlier step made`);
+  if (!unit) throw corrupt(`step ${step.kind} names unit ${index}, which no earlier step made`);
   return unit;
 }
 
@@ -188,7 +191,7 @@ export function applyRunStep(state: RunState, step: RunStep): RunState {
       state.joined = step;
       break;
     default:
-      throw new RunStepError(`unknown step ${JSON.stringify((step as { kind?: unknown }).kind)}`);
+      throw corrupt(`unknown step ${JSON.stringify((step as { kind?: unknown }).kind)}`);
   }
   return state;
 }

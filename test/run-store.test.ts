@@ -1,0 +1,169 @@
+/**
+ * The run engine's pieces on their own: the journal (group commit, a torn
+ * last line, a damaged one), the lock, the token scheduler, the step fold,
+ * and a stopped local run cancelled from its state dir.
+ */
+import t from 'tap';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { FileRunStore, parseJournal } from '../src/run/file-store.ts';
+import { acquireRunLock, lockOwner } from '../src/run/lock.ts';
+import { TokenScheduler } from '../src/core/token-scheduler.ts';
+import { FOLLOW_UP_BASE, foldRunSteps, unitPhase, type RunStep, type UnitSpec } from '../src/core/run-state.ts';
+import { cancelRun, runBatch, runStatus } from '../src/pipeline.ts';
+import { tempDir } from './helpers/temp.ts';
+import { rejection } from './helpers/emulator.ts';
+
+const spec = (index: number, extra: Partial<UnitSpec> = {}): UnitSpec => ({
+  index,
+  origin: index,
+  attempt: 1,
+  parent: null,
+  path: `shards/s-${index}.jsonl`,
+  bytes: 10,
+  requests: 2,
+  endpoint: '/v1/chat/completions',
+  model: 'm',
+  firstLine: 1,
+  lastLine: 2,
+  sha256: 'a'.repeat(64),
+  md5: 'b'.repeat(32),
+  tokens: 5,
+  ...extra,
+});
+
+t.test('the journal: steps recorded together share a sync, come back in order, and survive a reopen', async (t) => {
+  const dir = await tempDir(t, 'batchline-store-');
+  const store = new FileRunStore(dir);
+  t.same(await store.load(), { header: null, steps: [] });
+  await store.begin({ version: 1, runId: 'run_x', createdAt: 1, fingerprint: 'f', settings: {}, input: { kind: 'stream' }, local: false });
+  const steps: RunStep[] = [{ kind: 'shard', unit: spec(0) }, { kind: 'upload-begun', unit: 0 }, { kind: 'uploaded', unit: 0, fileId: 'file-1' }];
+  await Promise.all(steps.map((step) => store.record(step)));
+  await store.close();
+  const again = await new FileRunStore(dir).load();
+  t.equal(again.header?.runId, 'run_x');
+  t.same(again.steps, steps);
+  const state = foldRunSteps(again.steps);
+  t.equal(state.units.get(0)?.fileId, 'file-1');
+  t.equal(unitPhase(state.units.get(0)!), 'uploaded');
+});
+
+t.test('a torn last line is dropped (and cut off, except by a read-only reader); a damaged one is RUN_STATE_CORRUPT', async (t) => {
+  const dir = await tempDir(t, 'batchline-store-');
+  const journal = join(dir, 'journal.jsonl');
+  await writeFile(journal, `${JSON.stringify({ kind: 'shard', unit: spec(0) })}\n{"kind":"upload-beg`);
+  const reader = new FileRunStore(dir, { readOnly: true });
+  t.equal((await reader.listSteps()).length, 1);
+  t.match(await readFile(journal, 'utf8'), /upload-beg$/, 'a reader beside a live run leaves the file alone');
+  t.match(await rejection(reader.record({ kind: 'upload-begun', unit: 0 })), /read-only/);
+  const store = new FileRunStore(dir);
+  t.equal((await store.listSteps()).length, 1);
+  await store.record({ kind: 'upload-begun', unit: 0 });
+  await store.close();
+  t.same((await new FileRunStore(dir).listSteps()).map((s) => s.kind), ['shard', 'upload-begun'], 'the next append starts on a line of its own');
+
+  await appendFile(journal, 'not json\n{"kind":"ended","unit":0}\n');
+  t.match(await rejection(new FileRunStore(dir).listSteps()), { code: 'RUN_STATE_CORRUPT', line: 3 });
+  t.throws(() => parseJournal('[1]\n', 'j'), { code: 'RUN_STATE_CORRUPT' });
+  t.throws(() => foldRunSteps([{ kind: 'uploaded', unit: 9, fileId: 'f' }]), { code: 'RUN_STATE_CORRUPT' });
+  t.throws(() => foldRunSteps([{ kind: 'nonsense' } as unknown as RunStep]), { code: 'RUN_STATE_CORRUPT' });
+  await writeFile(join(dir, 'run.json'), '{"version":2}');
+  t.match(await rejection(new FileRunStore(dir).load()), { code: 'RUN_STATE_CORRUPT' });
+});
+
+t.test('the fold: a settled unit with a follow-up makes the next unit and moves the follow-up counter', async (t) => {
+  const state = foldRunSteps([
+    { kind: 'shard', unit: spec(0) },
+    { kind: 'submit-begun', unit: 0, fileId: 'f' },
+    { kind: 'submitted', unit: 0, batchId: 'batch_1', adopted: true },
+    { kind: 'ended', unit: 0, batch: { status: 'expired', outputFileId: null, errorFileId: 'e', requestCounts: { total: 2, completed: 0, failed: 2 }, usage: null, errors: [] } },
+    { kind: 'downloaded', unit: 0, files: { output: null, error: 'results/e.jsonl', failed: null } },
+    { kind: 'settled', unit: 0, retried: 2, followUp: spec(FOLLOW_UP_BASE, { attempt: 2, parent: 0 }) },
+  ]);
+  t.equal(state.nextFollowUp, FOLLOW_UP_BASE + 1);
+  t.equal(state.units.get(0)?.followUp, FOLLOW_UP_BASE);
+  t.equal(unitPhase(state.units.get(0)!), 'settled');
+  t.equal(unitPhase(state.units.get(FOLLOW_UP_BASE)!), 'sharded');
+  t.equal(state.units.get(0)?.adopted, true);
+});
+
+t.test('the lock: one live holder; a dead holder’s lock is taken over; another host’s is refused', async (t) => {
+  const dir = await tempDir(t, 'batchline-lock-');
+  const lock = await acquireRunLock(dir);
+  t.match(await lockOwner(dir), { pid: process.pid });
+  t.match(await rejection(acquireRunLock(dir)), { code: 'RUN_LOCKED', message: /in progress in process/ });
+  await lock.release();
+  t.equal(await lockOwner(dir), null);
+  await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), startedAt: 0 }));
+  t.equal(await lockOwner(dir), null, 'a dead process holds nothing');
+  const taken = await acquireRunLock(dir);
+  await taken.release();
+  await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 1, host: 'elsewhere.example', startedAt: 0 }));
+  t.match(await rejection(acquireRunLock(dir)), { code: 'RUN_LOCKED', message: /on host elsewhere\.example/ });
+  await writeFile(join(dir, 'lock'), 'half a lock');
+  const overTorn = await acquireRunLock(dir);
+  await overTorn.release();
+});
+
+t.test('the token scheduler: FIFO per model under the limit; a lone batch over it goes; abort leaves the queue', async (t) => {
+  const scheduler = new TokenScheduler({ big: 100, '*': 50 });
+  t.equal(scheduler.limitOf('big-2024-01-01'), 100, 'a dated snapshot has its base name’s limit');
+  t.equal(scheduler.limitOf('other'), 50);
+  t.equal(new TokenScheduler(undefined).limitOf('x'), Infinity);
+  t.equal(new TokenScheduler(7).limitOf('x'), 7);
+  const first = await scheduler.acquire('big', 60);
+  const order: string[] = [];
+  const second = scheduler.acquire('big', 60).then((release) => (order.push('second'), release));
+  const third = scheduler.acquire('big', 30).then((release) => (order.push('third'), release));
+  const controller = new AbortController();
+  const aborted = scheduler.acquire('big', 10, controller.signal);
+  await new Promise((r) => setImmediate(r));
+  t.same(order, [], 'nothing fits beside the first');
+  t.equal(scheduler.inFlight('big'), 60);
+  controller.abort();
+  t.match(await rejection(aborted), { code: 'ABORTED' });
+  first();
+  first();
+  const releaseSecond = await second;
+  const releaseThird = await third;
+  t.same(order, ['second', 'third'], 'first come, first served');
+  t.equal(scheduler.inFlight('big'), 90);
+  releaseSecond();
+  releaseThird();
+  const huge = await scheduler.acquire('big', 500);
+  t.equal(scheduler.inFlight('big'), 500, 'a batch over the limit alone goes when nothing else of its model runs');
+  const ended = scheduler.afterNextEnd('big', () => new Promise(() => undefined), 1e9);
+  huge();
+  await ended;
+  await scheduler.afterNextEnd('idle', () => Promise.resolve(), 0);
+  t.match(await rejection(scheduler.acquire('big', 1, AbortSignal.abort())), { code: 'ABORTED' });
+});
+
+t.test('cancelRun on a stopped local run cancels its live batches through the emulator in its state dir', async (t) => {
+  const dir = await tempDir(t, 'batchline-cancel-');
+  const input = join(dir, 'in.jsonl');
+  await writeFile(
+    input,
+    Array.from({ length: 30 }, (_, i) => JSON.stringify({ custom_id: `k${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] } }) + '\n').join(''),
+  );
+  const state = join(dir, 'state');
+  const controller = new AbortController();
+  const stopped = runBatch({
+    input,
+    stateDir: state,
+    local: { batchDurationMs: 600_000 },
+    maxRequests: 10,
+    poll: { initialDelayMs: 10, maxDelayMs: 20 },
+    signal: controller.signal,
+    onProgress: (p) => (p.batches.in_progress ?? 0) + (p.batches.validating ?? 0) >= 3 && controller.abort(),
+  });
+  t.match(await rejection(stopped), { code: 'ABORTED' });
+  const before = await runStatus(state);
+  t.equal(before.batches.filter((b) => b.batchId).length, 3);
+  const result = await cancelRun(state);
+  t.equal(result.handedToLiveRun, false);
+  t.equal(result.cancelled.length, 3, 'every live batch cancelled');
+  t.equal((await runStatus(state)).cancelRequested, true);
+  t.match(await rejection(cancelRun(join(dir, 'none'))), { code: 'INPUT_UNREADABLE' });
+});
