@@ -39,14 +39,17 @@ export function keyOf(text: string): StableKey {
   return [hash32(text, 0x1b873593), hash32(text, 0xcc9e2d51)];
 }
 
+/** Two hex digits per byte value: a word becomes hex in four look-ups (the emulator writes three ids a result line). */
+const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
 /** Hex digits derived from a key and a salt, so one key gives several unrelated ids without hashing the string again. */
 export function hexOf(key: StableKey, salt: number, length = 32): string {
   let hex = '';
   for (let round = 1; hex.length < length; round++) {
     const word = fmix32(key[0] ^ Math.imul(salt * 16 + round, 0x9e3779b9)) ^ fmix32((key[1] + Math.imul(round, 0x85ebca6b) + salt) >>> 0);
-    hex += (word >>> 0).toString(16).padStart(8, '0');
+    hex += BYTE_HEX[word >>> 24] + BYTE_HEX[(word >>> 16) & 0xff] + BYTE_HEX[(word >>> 8) & 0xff] + BYTE_HEX[word & 0xff];
   }
-  return hex.slice(0, length);
+  return hex.length === length ? hex : hex.slice(0, length);
 }
 
 /** A stable hex id derived from a string: the same parts always give the same id. */
