@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { renderAnswer, type LineIds } from '../src/emulator/answers/answer-lines.ts';
+import { lineIdsFromKey, renderAnswer } from '../src/emulator/answers/answer-lines.ts';
 import { AnswerTemplate } from '../src/emulator/answers/answer-template.ts';
 import type { RenderContext } from '../src/emulator/answers/request-plan.ts';
 import { planRequest, snippetOf } from '../src/emulator/answers/responder.ts';
@@ -14,22 +14,23 @@ import { tempDir } from './helpers/emulator.ts';
 
 const TEXT_ENDPOINTS = ['/v1/chat/completions', '/v1/responses', '/v1/completions'] as const;
 const ctxOf = (endpoint: BatchEndpoint, model = 'gpt-4o-mini'): RenderContext => ({ batchId: 'batch_t', endpoint, model, created: 1_700_000_000, seed: 3 });
-const hex = (length: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: length, maxLength: length });
-const ids: fc.Arbitrary<LineIds> = fc.record({ line: hex(32), request: hex(32), body: hex(24) });
+const keys = fc.tuple(fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: 0, max: 0xffff_ffff }));
 // Text JSON escapes or writes in several bytes: quotes, backslashes, controls, U+2028, accents, CJK, emoji and lone surrogates.
 const awkward = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\n', '\u0001', '\u2028', 'é', '東', '\ud83d\ude42', '\ud800', ' '), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 60 });
 
-t.test('an answer template writes exactly the generic line, and knows its length without writing it', async (t) => {
+t.test('an answer template writes exactly the generic line\'s bytes where it is told, and knows their length without writing them', async (t) => {
   for (const endpoint of TEXT_ENDPOINTS) {
     const ctx = ctxOf(endpoint);
     const template = AnswerTemplate.compile(endpoint, ctx);
     t.ok(template, `${endpoint} has a template`);
     fc.assert(
-      fc.property(awkward, awkward, fc.option(fc.integer({ min: 1, max: 40 })), ids, (customId, prompt, cap, lineIds) => {
+      fc.property(awkward, awkward, fc.option(fc.integer({ min: 1, max: 40 })), keys, fc.nat(64), (customId, prompt, cap, key, at) => {
         const body = { model: 'm', messages: [{ role: 'user', content: prompt }], input: prompt, prompt, ...(cap === null ? {} : { max_tokens: cap }) };
         const plan = planRequest(endpoint, customId || 'x', 1, body, { seed: 3, errorRate: 0 });
-        const expected = JSON.stringify(renderAnswer(plan, ctx, lineIds));
-        return template!.render(plan, lineIds) === expected && template!.byteLength(plan) === Buffer.byteLength(expected);
+        const expected = Buffer.from(JSON.stringify(renderAnswer(plan, ctx, lineIdsFromKey(key))));
+        const target = Buffer.alloc(at + template!.byteLength(plan) + 8, 0xee);
+        const end = template!.write(plan, key, target, at);
+        return end === at + expected.length && target.subarray(at, end).equals(expected) && target[end] === 0xee && target.subarray(0, at).every((byte) => byte === 0xee) && template!.byteLength(plan) === expected.length;
       }),
       { numRuns: 300 },
     );

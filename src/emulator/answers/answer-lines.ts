@@ -4,14 +4,17 @@
  * to (`batch_cancelled`, `batch_expired`). Their ids follow from the batch
  * id and the custom_id, so a line reads the same every time it is rendered.
  */
-import { hexOf, keyOf } from '../../core/seeded-random.ts';
+import { hexOf, keyOf, type StableKey } from '../../core/seeded-random.ts';
 import type { BatchResultLine } from '../../types.ts';
 import { answerBody } from './answer-bodies.ts';
 import type { RenderContext, RequestPlan } from './request-plan.ts';
 
-const LINE_ID_SALT = 1;
-const REQUEST_ID_SALT = 2;
-const BODY_ID_SALT = 3;
+/** Each id of a line is the hex of the line's key with a salt of its own; the answer body's is shorter. */
+export const LINE_ID_SALT = 1;
+export const REQUEST_ID_SALT = 2;
+export const BODY_ID_SALT = 3;
+export const ID_HEX_LENGTH = 32;
+export const BODY_ID_HEX_LENGTH = 24;
 
 /** The 500 a transient failure answers with, as the live service words it. */
 export const SERVER_ERROR_MESSAGE = 'The server had an error while processing your request. Sorry about that!';
@@ -23,9 +26,17 @@ export interface LineIds {
   body: string;
 }
 
+/** The key a line's ids come from: the batch id and the custom_id, so a resubmitted request gets new ids. */
+export function lineKeyPrefix(batchId: string): string {
+  return `${batchId}:`;
+}
+
 export function lineIdsOf(batchId: string, customId: string): LineIds {
-  const key = keyOf(`${batchId}:${customId}`);
-  return { line: hexOf(key, LINE_ID_SALT), request: hexOf(key, REQUEST_ID_SALT), body: hexOf(key, BODY_ID_SALT, 24) };
+  return lineIdsFromKey(keyOf(`${lineKeyPrefix(batchId)}${customId}`));
+}
+
+export function lineIdsFromKey(key: StableKey): LineIds {
+  return { line: hexOf(key, LINE_ID_SALT, ID_HEX_LENGTH), request: hexOf(key, REQUEST_ID_SALT, ID_HEX_LENGTH), body: hexOf(key, BODY_ID_SALT, BODY_ID_HEX_LENGTH) };
 }
 
 /** One line of the output or error file for a request that was answered. */

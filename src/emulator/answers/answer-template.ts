@@ -2,8 +2,9 @@
  * A fast path for the lines a text endpoint answers with: the generic line
  * (answer-lines.ts) is rendered once per batch with markers in place of what
  * differs from request to request — the three ids, the custom_id, the reply
- * and the token counts — and cut at the markers into constant text. Each
- * line is then those pieces and its own values, and its byte length is a sum,
+ * and the token counts — and cut at the markers into constant bytes. Each
+ * line is then written straight into the output buffer, its ids as hex bytes
+ * of its key, with no string made for the line; and its byte length is a sum,
  * so a result file's size is known without rendering it.
  *
  * The template is checked against the generic line on a probe request full of
@@ -11,8 +12,9 @@
  * markers cannot stand in for), there is no template and lines take the
  * generic path, byte for byte the same.
  */
+import { keyOf, writeHexOf, type StableKey } from '../../core/seeded-random.ts';
 import type { BatchEndpoint } from '../../types.ts';
-import { renderAnswer, type LineIds } from './answer-lines.ts';
+import { BODY_ID_HEX_LENGTH, BODY_ID_SALT, ID_HEX_LENGTH, LINE_ID_SALT, lineIdsFromKey, renderAnswer, REQUEST_ID_SALT, type LineIds } from './answer-lines.ts';
 import type { RenderContext, RequestPlan } from './request-plan.ts';
 
 const TEXT_ENDPOINTS: ReadonlySet<BatchEndpoint> = new Set(['/v1/chat/completions', '/v1/responses', '/v1/completions']);
@@ -56,87 +58,63 @@ function digits(value: number): number {
   return value < 10 ? 1 : String(value).length;
 }
 
+/** A whole number ≥ 0 as ASCII digits at `at`; returns the offset after them. */
+function writeDigits(value: number, target: Uint8Array, at: number): number {
+  const end = at + digits(value);
+  let rest = value;
+  for (let i = end - 1; i >= at; i--) {
+    target[i] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return end;
+}
+
 export class AnswerTemplate {
-  /** The constant text around the slots: one more piece than there are slots. */
-  private readonly pieces: string[];
+  /** The constant bytes around the slots: one more piece than there are slots. */
+  private readonly pieces: Buffer[];
   private readonly slots: Slot[];
   private readonly constantBytes: number;
 
-  private constructor(pieces: string[], slots: Slot[]) {
+  private constructor(pieces: Buffer[], slots: Slot[]) {
     this.pieces = pieces;
     this.slots = slots;
-    this.constantBytes = pieces.reduce((sum, piece) => sum + Buffer.byteLength(piece), 0);
+    this.constantBytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
   }
 
   /** The template of a batch's answered lines, or null when its endpoint (or a marker in its model's name) rules one out. */
   static compile(endpoint: BatchEndpoint, ctx: RenderContext): AnswerTemplate | null {
     if (!TEXT_ENDPOINTS.has(endpoint)) return null;
     const marked = JSON.stringify(renderAnswer(planWith(MARKER_CUSTOM_ID, MARKER_REPLY, MARKER_INPUT, MARKER_OUTPUT), ctx, MARKER_IDS));
-    const pieces: string[] = [];
+    const pieces: Buffer[] = [];
     const slots: Slot[] = [];
     let from = 0;
     for (const match of marked.matchAll(MARKER_PATTERN)) {
-      pieces.push(marked.slice(from, match.index));
+      pieces.push(Buffer.from(marked.slice(from, match.index)));
       slots.push(MARKERS.get(match[0]) as Slot);
       from = match.index + match[0].length;
     }
-    pieces.push(marked.slice(from));
+    pieces.push(Buffer.from(marked.slice(from)));
     const template = new AnswerTemplate(pieces, slots);
     // A probe of everything JSON escapes or encodes in more than one byte: the template must write what the generic path writes.
     const probe = planWith('probe "\\ \u00e9\u6771 \ud83d\ude42 \u0001', 'reply "\\\n\t \u00e9\u6771 \ud83d\ude42 \u2028', 12, 3456);
-    const ids: LineIds = { line: 'a'.repeat(32), request: 'b'.repeat(32), body: 'c'.repeat(24) };
-    const expected = JSON.stringify(renderAnswer(probe, ctx, ids));
-    const line = template.render(probe, ids);
-    return line === expected && template.byteLength(probe) === Buffer.byteLength(expected) ? template : null;
+    const key = keyOf('probe');
+    const expected = Buffer.from(JSON.stringify(renderAnswer(probe, ctx, lineIdsFromKey(key))));
+    const written = Buffer.alloc(template.byteLength(probe));
+    const end = template.write(probe, key, written, 0);
+    return end === written.length && written.equals(expected) ? template : null;
   }
 
-  /** The line of an answered request (`plan.failure` null), without its newline. */
-  render(plan: RequestPlan, ids: LineIds): string {
-    const { pieces, slots } = this;
-    let line = pieces[0];
-    for (let i = 0; i < slots.length; i++) {
-      let value: string;
-      switch (slots[i]) {
-        case Slot.LineId:
-          value = ids.line;
-          break;
-        case Slot.RequestId:
-          value = ids.request;
-          break;
-        case Slot.BodyHex:
-          value = ids.body;
-          break;
-        case Slot.CustomId:
-          value = escaped(plan.customId);
-          break;
-        case Slot.Reply:
-          value = escaped(plan.reply ?? '');
-          break;
-        case Slot.InputTokens:
-          value = String(plan.inputTokens);
-          break;
-        case Slot.OutputTokens:
-          value = String(plan.outputTokens);
-          break;
-        default:
-          value = String(plan.inputTokens + plan.outputTokens);
-      }
-      line += value + pieces[i + 1];
-    }
-    return line;
-  }
-
-  /** The UTF-8 bytes of `render(plan, ids)` for any ids (they are hex of fixed lengths), without rendering it. */
+  /** The UTF-8 bytes of an answered request's line (`plan.failure` null), without its newline. */
   byteLength(plan: RequestPlan): number {
     let bytes = this.constantBytes;
     for (const slot of this.slots) {
       switch (slot) {
         case Slot.LineId:
         case Slot.RequestId:
-          bytes += 32;
+          bytes += ID_HEX_LENGTH;
           break;
         case Slot.BodyHex:
-          bytes += 24;
+          bytes += BODY_ID_HEX_LENGTH;
           break;
         case Slot.CustomId:
           bytes += escapedBytes(plan.customId);
@@ -155,6 +133,48 @@ export class AnswerTemplate {
       }
     }
     return bytes;
+  }
+
+  /**
+   * Writes the line of an answered request, its ids made from `key` (the
+   * line's, as lineIdsOf makes it), into `target` at `at`, which has room for
+   * byteLength(plan) bytes; returns the offset after it.
+   */
+  write(plan: RequestPlan, key: StableKey, target: Buffer, at: number): number {
+    const { pieces, slots } = this;
+    target.set(pieces[0], at);
+    let end = at + pieces[0].length;
+    for (let i = 0; i < slots.length; i++) {
+      switch (slots[i]) {
+        case Slot.LineId:
+          end = writeHexOf(key, LINE_ID_SALT, ID_HEX_LENGTH, target, end);
+          break;
+        case Slot.RequestId:
+          end = writeHexOf(key, REQUEST_ID_SALT, ID_HEX_LENGTH, target, end);
+          break;
+        case Slot.BodyHex:
+          end = writeHexOf(key, BODY_ID_SALT, BODY_ID_HEX_LENGTH, target, end);
+          break;
+        case Slot.CustomId:
+          end += target.write(escaped(plan.customId), end, 'utf8');
+          break;
+        case Slot.Reply:
+          end += target.write(escaped(plan.reply ?? ''), end, 'utf8');
+          break;
+        case Slot.InputTokens:
+          end = writeDigits(plan.inputTokens, target, end);
+          break;
+        case Slot.OutputTokens:
+          end = writeDigits(plan.outputTokens, target, end);
+          break;
+        default:
+          end = writeDigits(plan.inputTokens + plan.outputTokens, target, end);
+      }
+      const piece = pieces[i + 1];
+      target.set(piece, end);
+      end += piece.length;
+    }
+    return end;
   }
 }
 

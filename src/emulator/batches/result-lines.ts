@@ -6,7 +6,8 @@
  * order, so its bytes can be made again, the same, on every read.
  */
 import type { GeneratedBody } from '../store/file-store.ts';
-import { lineIdsOf, renderAnswer, renderUnfinished } from '../answers/answer-lines.ts';
+import { KeyPrefix } from '../../core/seeded-random.ts';
+import { lineIdsOf, lineKeyPrefix, renderAnswer, renderUnfinished } from '../answers/answer-lines.ts';
 import { AnswerTemplate } from '../answers/answer-template.ts';
 import type { RenderContext, RequestPlan } from '../answers/request-plan.ts';
 
@@ -18,6 +19,7 @@ export class ResultLines {
   private readonly done: number;
   private readonly unfinishedCode: 'batch_cancelled' | 'batch_expired';
   private readonly template: AnswerTemplate | null;
+  private readonly keys: KeyPrefix;
 
   /** Requests before `done` were answered; the rest are written as `unfinishedCode`. */
   constructor(plans: readonly RequestPlan[], ctx: RenderContext, done: number, unfinishedCode: 'batch_cancelled' | 'batch_expired') {
@@ -26,6 +28,7 @@ export class ResultLines {
     this.done = done;
     this.unfinishedCode = unfinishedCode;
     this.template = AnswerTemplate.compile(ctx.endpoint, ctx);
+    this.keys = new KeyPrefix(lineKeyPrefix(ctx.batchId));
   }
 
   /** True when every answered line of the output file has a template: its size is a sum, not a rendering. */
@@ -33,47 +36,50 @@ export class ResultLines {
     return this.template !== null;
   }
 
-  /** The line of plan `i`, without its newline. */
-  line(i: number): string {
-    const plan = this.plans[i];
-    if (i >= this.done) return JSON.stringify(renderUnfinished(plan, this.ctx, this.unfinishedCode));
-    const ids = lineIdsOf(this.ctx.batchId, plan.customId);
-    if (plan.failure === null && this.template) return this.template.render(plan, ids);
-    return JSON.stringify(renderAnswer(plan, this.ctx, ids));
+  private templatedLine(i: number): boolean {
+    return this.template !== null && i < this.done && this.plans[i].failure === null;
   }
 
-  private lineBytes(i: number): number {
+  /** The line of plan `i` through the generic renderer, without its newline. */
+  private genericLine(i: number): string {
     const plan = this.plans[i];
-    if (i < this.done && plan.failure === null && this.template) return this.template.byteLength(plan);
-    return Buffer.byteLength(this.line(i));
+    if (i >= this.done) return JSON.stringify(renderUnfinished(plan, this.ctx, this.unfinishedCode));
+    return JSON.stringify(renderAnswer(plan, this.ctx, lineIdsOf(this.ctx.batchId, plan.customId)));
   }
 
   /** A file of these lines in the given order, one per index, each ending in `\n`. */
   body(indices: Uint32Array): GeneratedBody {
     let bytes = indices.length;
-    for (const i of indices) bytes += this.lineBytes(i);
+    for (const i of indices) bytes += this.templatedLine(i) ? (this.template as AnswerTemplate).byteLength(this.plans[i]) : Buffer.byteLength(this.genericLine(i));
     return { bytes, chunks: () => this.chunks(indices) };
   }
 
   /**
    * Lines written straight into chunks of up to 64 KB, rendered only as the
-   * reader pulls them. Each line is encoded into the chunk where it lands:
-   * joining the lines into one string first costs several times more for
-   * strings with non-ASCII characters in them.
+   * reader pulls them: a templated line byte by byte, any other encoded where
+   * it lands (joining lines into one string first cost several times more).
    */
   private *chunks(indices: Uint32Array): Generator<Buffer> {
+    const key: [number, number] = [0, 0];
     let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     let used = 0;
     for (const i of indices) {
-      const text = this.line(i);
+      const plan = this.plans[i];
+      const templated = this.templatedLine(i);
+      const text = templated ? '' : this.genericLine(i);
       // A UTF-16 code unit never takes more than three bytes in UTF-8.
-      const room = text.length * 3 + 1;
+      const room = (templated ? (this.template as AnswerTemplate).byteLength(plan) : text.length * 3) + 1;
       if (used + room > chunk.length) {
         if (used > 0) yield chunk.subarray(0, used);
         chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, room));
         used = 0;
       }
-      used += chunk.write(text, used, 'utf8');
+      if (templated) {
+        this.keys.keyInto(plan.customId, key);
+        used = (this.template as AnswerTemplate).write(plan, key, chunk, used);
+      } else {
+        used += chunk.write(text, used, 'utf8');
+      }
       chunk[used++] = 0x0a;
     }
     if (used > 0) yield chunk.subarray(0, used);
