@@ -85,6 +85,7 @@ t.test('a file over 200,000,000 bytes fails with file_too_large', async (t) => {
   // The size limit is checked from the file's byte count before a byte is read; a real 200 MB body is not needed.
   const bigView: FileStore = {
     create: (meta, content) => store.create(meta, content),
+    createGenerated: (meta, body) => store.createGenerated(meta, body),
     get: (id) => {
       const file = store.get(id);
       return file && { ...file, bytes: 200_000_001 };

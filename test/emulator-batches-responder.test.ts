@@ -2,7 +2,8 @@ import t from 'tap';
 import { hash32, seededRandom, shuffleInPlace, stableHex } from '../src/core/seeded-random.ts';
 import { estimateTokens } from '../src/core/tokens.ts';
 import type { RenderContext } from '../src/emulator/answers/request-plan.ts';
-import { planRequest, renderAnswer, renderUnfinished } from '../src/emulator/answers/responder.ts';
+import { renderAnswer, renderUnfinished } from '../src/emulator/answers/answer-lines.ts';
+import { planRequest } from '../src/emulator/answers/responder.ts';
 import { BatchEngine } from '../src/emulator/batches/engine.ts';
 import { chatLine, putInput, readLines, runToEnd, startEngine } from './helpers/batch-fixtures.ts';
 

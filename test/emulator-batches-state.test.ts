@@ -3,6 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { BatchEngine } from '../src/emulator/batches/engine.ts';
 import { EmulatorClock } from '../src/emulator/clock.ts';
+import type { FileMeta, GeneratedBody } from '../src/emulator/store/file-store.ts';
 import { tempDir } from './helpers/temp.ts';
 import { chatLines, isAbsentFileId, LONG_RUN_MS, putInput, readLines, runToEnd, startEngine, waitForStatus, TERMINAL } from './helpers/batch-fixtures.ts';
 
@@ -84,6 +85,7 @@ t.test('a result file the store cannot write fails the batch with a reason, and 
   const flakyStore = {
     create: (meta: { filename: string; purpose: string }, content: AsyncIterable<Buffer>) =>
       meta.purpose === 'batch_output' && refuse ? Promise.reject(new Error('disk full')) : store.create(meta, content),
+    createGenerated: (meta: FileMeta, body: GeneratedBody) => (refuse ? Promise.reject(new Error('disk full')) : store.createGenerated(meta, body)),
     get: (id: string) => store.get(id),
     read: (id: string) => store.read(id),
     delete: (id: string) => store.delete(id),

@@ -32,9 +32,25 @@ export function hashBytes32(bytes: Uint8Array, start: number, end: number): numb
 
 /** FNV-1a over a string's UTF-16 code units, started from a seed and finalised. Unsigned 32-bit. */
 export function hash32(text: string, seed = 0): number {
-  let h = FNV_OFFSET ^ seed;
+  return fmix32(fnvOver(FNV_OFFSET ^ seed, text));
+}
+
+/**
+ * The unfinished state of hash32 after `prefix`: `hash32Continue(hash32Prefix(p, seed), t)`
+ * equals `hash32(p + t, seed)`, so a prefix shared by many texts is hashed once.
+ */
+export function hash32Prefix(prefix: string, seed = 0): number {
+  return fnvOver(FNV_OFFSET ^ seed, prefix);
+}
+
+export function hash32Continue(state: number, text: string): number {
+  return fmix32(fnvOver(state, text));
+}
+
+function fnvOver(state: number, text: string): number {
+  let h = state;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
-  return fmix32(h);
+  return h;
 }
 
 /** A 64-bit hash of bytes[start, end), written as two 32-bit halves to out[0] and out[1]. */

@@ -11,17 +11,19 @@ const MAX_DEPTH = 32;
 
 /** Estimated tokens of a value (a request body or the part of it the model reads); never less than 1. */
 export function estimateTokens(value: unknown): number {
-  let chars = 0;
-  let tokens = 0;
-  const visit = (v: unknown, depth: number): void => {
-    if (depth > MAX_DEPTH) return;
-    if (typeof v === 'string') chars += v.length;
-    else if (typeof v === 'number') tokens += 1;
-    else if (Array.isArray(v)) for (const item of v) visit(item, depth + 1);
-    else if (v !== null && typeof v === 'object') {
-      for (const [key, item] of Object.entries(v)) if (READ_KEYS.has(key)) visit(item, depth + 1);
-    }
-  };
-  visit(value, 0);
-  return Math.max(1, tokens + Math.ceil(chars / 4));
+  const count = { chars: 0, tokens: 0 };
+  visit(value, 0, count);
+  return Math.max(1, count.tokens + Math.ceil(count.chars / 4));
+}
+
+// A plain recursive function and for…in: this runs once per request of a whole run, so no closure or entry arrays a call.
+function visit(value: unknown, depth: number, count: { chars: number; tokens: number }): void {
+  if (depth > MAX_DEPTH) return;
+  if (typeof value === 'string') count.chars += value.length;
+  else if (typeof value === 'number') count.tokens += 1;
+  else if (Array.isArray(value)) for (let i = 0; i < value.length; i++) visit(value[i], depth + 1, count);
+  else if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    for (const key in record) if (READ_KEYS.has(key) && Object.hasOwn(record, key)) visit(record[key], depth + 1, count);
+  }
 }

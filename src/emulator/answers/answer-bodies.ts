@@ -3,7 +3,7 @@
  * return them (with `usage`), so code that reads real batch results reads
  * these unchanged. The media endpoints' bodies are in media-bodies.ts.
  */
-import { hash32, seededRandom } from '../../core/seeded-random.ts';
+import { hash32, seededRandom, stableHex } from '../../core/seeded-random.ts';
 import { imageBody, videoBody } from './media-bodies.ts';
 import type { RenderContext, RequestPlan } from './request-plan.ts';
 
@@ -27,7 +27,8 @@ export function answerBody(plan: RequestPlan, ctx: RenderContext, hex: string): 
           completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
         },
         service_tier: 'default',
-        system_fingerprint: `fp_${hex.slice(0, 10)}`,
+        // The backend's configuration, as the live field is: the same for every answer of a batch.
+        system_fingerprint: `fp_${stableHex(`${ctx.model}:${ctx.seed}`, 10)}`,
       };
     case '/v1/responses':
       return {

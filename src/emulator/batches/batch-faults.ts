@@ -6,7 +6,7 @@
  */
 import { invalidOption } from '../../errors.ts';
 import type { BatchErrorItem } from '../../types.ts';
-import { SERVER_ERROR_MESSAGE } from '../answers/responder.ts';
+import { SERVER_ERROR_MESSAGE } from '../answers/answer-lines.ts';
 
 export const BATCH_FAULT_KINDS = ['expire', 'token_limit_exceeded', 'fail'] as const;
 

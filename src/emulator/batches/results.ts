@@ -3,13 +3,12 @@
  * and error files it writes when it stops, in shuffled order as the service's
  * files come.
  */
-import { AbortError } from '../../errors.ts';
 import type { BatchEndpoint, BatchUsage } from '../../types.ts';
-import type { FileStore } from '../store/file-store.ts';
+import { checkedChunks, type FileStore, type GeneratedBody } from '../store/file-store.ts';
 import { emptyUsage } from './state.ts';
 import { hash32, shuffleInPlace } from '../../core/seeded-random.ts';
 import type { RenderContext, RequestPlan } from '../answers/request-plan.ts';
-import { renderAnswer, renderUnfinished } from '../answers/responder.ts';
+import { ResultLines } from './result-lines.ts';
 
 /**
  * Prefix sums over the plans in input order. Requests finish in input order,
@@ -69,33 +68,37 @@ export interface WriteResultsOptions {
   signal?: AbortSignal;
 }
 
-const CHUNK_BYTES = 64 * 1024;
-
-/** Writes the output and error files; a file with no lines is not created and its id stays null. */
+/**
+ * Writes the output and error files; a file with no lines is not created and
+ * its id stays null. The files are handed to the store as generated bodies
+ * (rendered again on each read where the store keeps them in memory), except
+ * an output file without an answer template, whose size would take a whole
+ * rendering to learn: that one is written out once.
+ */
 export async function writeResultFiles(options: WriteResultsOptions): Promise<{ outputFileId: string | null; errorFileId: string | null }> {
-  const { plans, done, unfinishedCode } = options;
+  const { plans, done } = options;
   const ctx: RenderContext = { batchId: options.batchId, endpoint: options.endpoint, model: options.model, created: options.now, seed: options.seed };
-  // Indices, not rendered lines, are shuffled and held: the lines are rendered as they are written.
-  const outputIndices: number[] = [];
-  const errorIndices: number[] = [];
-  for (let i = 0; i < plans.length; i++) {
-    if (i < done && plans[i].failure === null) outputIndices.push(i);
-    else errorIndices.push(i);
+  let answered = 0;
+  for (let i = 0; i < done && i < plans.length; i++) if (plans[i].failure === null) answered++;
+  // Indices, not rendered lines, are shuffled and held: the lines are rendered as they are read.
+  const outputIndices = new Uint32Array(answered);
+  const errorIndices = new Uint32Array(plans.length - answered);
+  for (let i = 0, o = 0, e = 0; i < plans.length; i++) {
+    if (i < done && plans[i].failure === null) outputIndices[o++] = i;
+    else errorIndices[e++] = i;
   }
   const shuffleSeed = hash32(options.batchId, options.seed);
   shuffleInPlace(outputIndices, shuffleSeed);
   shuffleInPlace(errorIndices, shuffleSeed ^ 0x5bd1e995);
-  const render = (i: number): string => {
-    const plan = plans[i];
-    const line = i < done ? renderAnswer(plan, ctx) : renderUnfinished(plan, ctx, unfinishedCode ?? 'batch_expired');
-    return JSON.stringify(line);
-  };
-  const write = async (indices: number[], kind: 'output' | 'error'): Promise<string | null> => {
+  const lines = new ResultLines(plans, ctx, done, options.unfinishedCode ?? 'batch_expired');
+  const write = async (indices: Uint32Array, kind: 'output' | 'error'): Promise<string | null> => {
     if (indices.length === 0) return null;
-    const file = await options.store.create(
-      { filename: `${options.batchId}_${kind}.jsonl`, purpose: 'batch_output', expiresAfterSeconds: options.outputExpiresAfterSeconds },
-      renderChunks(indices, render, options.signal),
-    );
+    const meta = { filename: `${options.batchId}_${kind}.jsonl`, purpose: 'batch_output', expiresAfterSeconds: options.outputExpiresAfterSeconds };
+    const body = lines.body(indices);
+    const file =
+      kind === 'output' && !lines.templated
+        ? await options.store.create(meta, once(body, options.signal))
+        : await options.store.createGenerated(meta, body, options.signal);
     return file.id;
   };
   const outputFileId = await write(outputIndices, 'output');
@@ -103,20 +106,7 @@ export async function writeResultFiles(options: WriteResultsOptions): Promise<{ 
   return { outputFileId, errorFileId };
 }
 
-/** Lines gathered into chunks of about 64 KB, rendered only as the store pulls them. */
-async function* renderChunks(indices: number[], render: (i: number) => string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-  let parts: string[] = [];
-  let size = 0;
-  for (const i of indices) {
-    if (signal?.aborted) throw new AbortError('result file write aborted');
-    const text = render(i) + '\n';
-    parts.push(text);
-    size += text.length;
-    if (size >= CHUNK_BYTES) {
-      yield Buffer.from(parts.join(''), 'utf8');
-      parts = [];
-      size = 0;
-    }
-  }
-  if (parts.length > 0) yield Buffer.from(parts.join(''), 'utf8');
+/** A generated body rendered once, as a stream of chunks for a store to keep. */
+async function* once(body: GeneratedBody, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  yield* checkedChunks(body, signal);
 }

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { extname } from 'node:path';
 import type { Readable } from 'node:stream';
+import { AbortError, BatchlineError } from '../../errors.ts';
 import type { FileObject } from '../../types.ts';
 import type { EmulatorClock } from '../clock.ts';
 import { EmulatorHttpError } from '../http-error.ts';
@@ -17,11 +18,26 @@ import { EmulatorHttpError } from '../http-error.ts';
 export interface FileStore {
   /** Stores a new file from a stream of chunks and returns its object once every byte is written. */
   create(meta: FileMeta, content: AsyncIterable<Buffer>): Promise<FileObject>;
+  /**
+   * Stores a file whose bytes can be made again on demand: a store may keep
+   * the body as it is and render it on each read (memory), or write it out
+   * once (disk, so that it survives a restart). `signal` stops a write.
+   */
+  createGenerated(meta: FileMeta, body: GeneratedBody, signal?: AbortSignal): Promise<FileObject>;
   get(id: string): FileObject | undefined;
   /** The file's bytes as a stream; throws EmulatorHttpError 404 when there is no such file. */
   read(id: string): Readable;
   delete(id: string): Promise<boolean>;
   list(): FileObject[];
+}
+
+/**
+ * A body kept as the way to make it rather than as bytes: rendered afresh on
+ * every read, the same bytes every time, `bytes` of them (a result file).
+ */
+export interface GeneratedBody {
+  readonly bytes: number;
+  chunks(): Iterable<Buffer>;
 }
 
 /** A body whose every byte has arrived but which no file refers to yet. */
@@ -129,6 +145,11 @@ export abstract class BaseFileStore implements EmulatorFileStore {
     }
   }
 
+  /** Writes the body out once; the memory store overrides this to keep it as it is. */
+  createGenerated(meta: FileMeta, body: GeneratedBody, signal?: AbortSignal): Promise<FileObject> {
+    return this.create(meta, toAsync(checkedChunks(body, signal)));
+  }
+
   get(id: string): FileObject | undefined {
     const file = this.files.get(id);
     if (!file || this.isExpired(file)) return undefined;
@@ -155,4 +176,25 @@ export abstract class BaseFileStore implements EmulatorFileStore {
   private isExpired(file: FileObject): boolean {
     return file.expires_at !== null && file.expires_at <= this.clock.nowSeconds();
   }
+}
+
+/**
+ * A generated body's chunks, counted: making other than `bytes` bytes would
+ * send a reply that contradicts its Content-Length, so it is an error instead.
+ */
+export function* checkedChunks(body: GeneratedBody, signal?: AbortSignal): Generator<Buffer> {
+  let made = 0;
+  for (const chunk of body.chunks()) {
+    if (signal?.aborted) throw new AbortError('writing a generated file was aborted');
+    made += chunk.length;
+    if (made > body.bytes) break;
+    yield chunk;
+  }
+  if (made !== body.bytes) {
+    throw new BatchlineError('EMULATOR_INTERNAL_ERROR', `a generated file made ${made > body.bytes ? 'more' : 'fewer'} bytes than the ${body.bytes} it declared`);
+  }
+}
+
+async function* toAsync(chunks: Iterable<Buffer>): AsyncGenerator<Buffer> {
+  yield* chunks;
 }

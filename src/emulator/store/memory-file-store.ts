@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import type { FileObject } from '../../types.ts';
 import { EmulatorClock } from '../clock.ts';
-import { BaseFileStore, fileObject, newId, type FileMeta, type StagedBody } from './file-store.ts';
+import { BaseFileStore, checkedChunks, fileObject, newId, type FileMeta, type GeneratedBody, type StagedBody } from './file-store.ts';
 
 class MemoryBody implements StagedBody {
   readonly chunks: Buffer[];
@@ -16,8 +16,19 @@ class MemoryBody implements StagedBody {
   }
 }
 
+/** A generated body kept as it is: each read renders it again, checked against its declared size. */
+class GeneratedMemoryBody {
+  private readonly body: GeneratedBody;
+  constructor(body: GeneratedBody) {
+    this.body = body;
+  }
+  read(): Readable {
+    return Readable.from(checkedChunks(this.body), { objectMode: false });
+  }
+}
+
 export class MemoryFileStore extends BaseFileStore {
-  private readonly bodies = new Map<string, MemoryBody>();
+  private readonly bodies = new Map<string, MemoryBody | GeneratedMemoryBody>();
 
   constructor(clock: EmulatorClock = new EmulatorClock()) {
     super(clock);
@@ -38,6 +49,14 @@ export class MemoryFileStore extends BaseFileStore {
     if (!(body instanceof MemoryBody)) throw new TypeError('body was not staged by this store');
     const file = fileObject(newId('file-'), body.bytes, meta, this.clock.nowSeconds());
     this.bodies.set(file.id, body);
+    this.files.set(file.id, file);
+    return { ...file };
+  }
+
+  /** Keeps the body as the way to make it: a result file costs memory for its plans, not for its bytes. */
+  override async createGenerated(meta: FileMeta, body: GeneratedBody): Promise<FileObject> {
+    const file = fileObject(newId('file-'), body.bytes, meta, this.clock.nowSeconds());
+    this.bodies.set(file.id, new GeneratedMemoryBody(body));
     this.files.set(file.id, file);
     return { ...file };
   }
