@@ -7,10 +7,11 @@
  * package ships) whose peak RSS is its own.
  *
  *   node_modules/.bin/node benchmarks/e2e.bench.ts [--requests 200000] [--contenders ours,naive]
- *        [--batch-duration-ms 1000] [--rounds 1]
+ *        [--batch-duration-ms 1000] [--rounds 1] [--profile]
  *
  * The emulator runs in a child process with its files on disk; its batches
- * take --batch-duration-ms each once validated.
+ * take --batch-duration-ms each once validated. --profile: a CPU profile of
+ * each contender under benchmarks/data/prof/.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     contenders: { type: 'string', default: 'ours,naive' },
     'batch-duration-ms': { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '1' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const requests = Number(values.requests);
@@ -84,8 +86,9 @@ async function startEmulator(script: string, stateDir: string): Promise<{ url: s
 }
 
 function runChild(script: string, args: string[]): Promise<Result> {
+  const flags = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(DATA_DIR, 'prof')}`] : [];
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [...flags, script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     proc.stdout.on('data', (chunk) => (text += chunk));
     proc.on('close', (code) => (code === 0 ? resolve(JSON.parse(text) as Result) : reject(new Error(`${script} exited ${code}`))));

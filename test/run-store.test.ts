@@ -167,3 +167,26 @@ t.test('cancelRun on a stopped local run cancels its live batches through the em
   t.equal((await runStatus(state)).cancelRequested, true);
   t.match(await rejection(cancelRun(join(dir, 'none'))), { code: 'INPUT_UNREADABLE' });
 });
+
+t.test('readStatuses: plain successes by their custom_id, everything else parsed, compact or spaced JSON', async (t) => {
+  const { readStatuses } = await import('../src/run/heal.ts');
+  const dir = await tempDir(t, 'batchline-heal-');
+  const out = join(dir, 'out.jsonl');
+  const err = join(dir, 'err.jsonl');
+  await writeFile(
+    out,
+    [
+      '{"id":"1","custom_id":"a","response":{"status_code":200,"request_id":"r","body":{}},"error":null}',
+      '{"id": "2", "custom_id": "b", "response": {"status_code": 200, "request_id": "r", "body": {}}, "error": null}',
+      // A 500 whose body quotes a success: not plainly one, so parsed.
+      '{"id":"3","custom_id":"c","response":{"status_code":500,"request_id":"r","body":{"response":{"status_code":200,"x":1},"error":null}},"error":null}',
+      '{"id":"4","custom_id":"d","response":{"status_code":200,"request_id":"r","body":{}},"error":{"code":"batch_expired","message":"m"}}',
+    ].join('\n') + '\n',
+  );
+  await writeFile(err, '{"id":"5","custom_id":"e","response":{"status_code":400,"request_id":"r","body":{}},"error":null}\n');
+  const statuses = await readStatuses([
+    { path: out, output: true },
+    { path: err, output: false },
+  ]);
+  t.same(Object.fromEntries(statuses), { a: 'succeeded', b: 'succeeded', c: 'failed', d: 'expired', e: 'rejected' });
+});

@@ -6,9 +6,13 @@
  * (seconds from the start): the last shard written, the last upload, the
  * last batch ended, the last download settled, the join.
  */
-import { runBatch } from '../../src/pipeline.ts';
-import { ApiClient } from '../../src/openai/client.ts';
+import { setFlagsFromString } from 'node:v8';
 import { peakRssMB } from './peak-rss.ts';
+
+// As `batchline run` does (src/cli/entry.ts): V8's young generation kept at its starting size.
+setFlagsFromString('--semi-space-growth-factor=1');
+const { runBatch } = await import('../../src/pipeline.ts');
+const { ApiClient } = await import('../../src/openai/client.ts');
 
 const [baseURL, apiKey, input, output, stateDir] = process.argv.slice(2);
 const started = performance.now();

@@ -27,7 +27,8 @@ export function runReport(summary: RunSummary): string {
   const lines = [
     `batchline run: ${n(summary.requests)} requests: ${counts}${summary.cancelled ? ' (the run was cancelled)' : ''}`,
     `batchline run: ${summary.batches.length} batches (${summary.followUps} follow-ups retrying ${n(summary.retriedRequests)} requests), ${summary.apiRetries} API calls retried, ${(summary.durationMs / 1000).toFixed(1)} s`,
-    `batchline run: tokens: ${n(summary.usage.input_tokens)} input, ${n(summary.usage.output_tokens)} output (estimated input ${n(summary.estimatedInputTokens)})`,
+    `batchline run: tokens: ${n(summary.usage.input_tokens)} input, ${n(summary.usage.output_tokens)} output` +
+      (summary.estimatedInputTokens === null ? '' : ` (estimated input ${n(summary.estimatedInputTokens)})`),
   ];
   lines.push(`batchline run: ${costLine(summary.cost)}`);
   if (summary.output) lines.push(`batchline run: results in input order: ${summary.output}`);

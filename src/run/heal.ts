@@ -106,13 +106,47 @@ class DigestFile {
   }
 }
 
-/** The status each custom_id's result line gives it, over a unit's result files. */
-export async function readStatuses(paths: readonly string[], signal?: AbortSignal): Promise<Map<string, Exclude<ResultStatus, 'missing'>>> {
+/** The response's status, written first in it; compact JSON and the live files' `": "` spacing both. */
+const SUCCESS_MARKS = [Buffer.from('"response":{"status_code":200,'), Buffer.from('"response": {"status_code": 200,')];
+/** The API writes `error` last: a line that ends so has no top-level error (a nested one could not end the line). */
+const NO_ERROR_ENDS = [Buffer.from('"error":null}'), Buffer.from('"error": null}')];
+
+const RESPONSE_KEY = Buffer.from('"response"');
+
+/**
+ * An output line that plainly reads as a success: its first `"response"` (the
+ * top-level key: a quote inside a string value would be escaped) opens with a
+ * 200, and the line ends with a null error.
+ */
+function plainSuccess(bytes: Buffer): boolean {
+  if (!NO_ERROR_ENDS.some((end) => endsWith(bytes, end))) return false;
+  const at = bytes.indexOf(RESPONSE_KEY);
+  return at !== -1 && SUCCESS_MARKS.some((mark) => bytes.indexOf(mark, at) === at);
+}
+
+function endsWith(bytes: Buffer, end: Buffer): boolean {
+  return bytes.length >= end.length && bytes.compare(end, 0, end.length, bytes.length - end.length) === 0;
+}
+
+/**
+ * The status each custom_id's result line gives it, over a unit's result
+ * files. An output file's line that plainly reads as a success (a 200 and no
+ * error, as nearly every output line does) is taken by its custom_id alone;
+ * every other line is parsed whole.
+ */
+export async function readStatuses(files: ReadonlyArray<{ path: string; output: boolean }>, signal?: AbortSignal): Promise<Map<string, Exclude<ResultStatus, 'missing'>>> {
   const statuses = new Map<string, Exclude<ResultStatus, 'missing'>>();
-  for (const path of paths) {
+  for (const { path, output } of files) {
     let line = 0;
     for await (const bytes of fileLines(path, signal)) {
       line++;
+      if (output && plainSuccess(bytes)) {
+        const id = customIdOf(bytes, true);
+        if (id) {
+          statuses.set(customIdText(id), 'succeeded');
+          continue;
+        }
+      }
       const result = parseResultLine(bytes, { source: path, line });
       statuses.set(result.custom_id, resultStatus(result));
     }
@@ -153,7 +187,7 @@ export async function planRetry(
   options: {
     retryRejected: boolean;
     outPath: string | null;
-    estimateTokens: (request: BatchRequest) => number;
+    estimateTokens: ((request: BatchRequest) => number) | undefined;
     span: { firstLine: number; lastLine: number };
     signal?: AbortSignal | undefined;
   },
@@ -170,7 +204,7 @@ export async function planRetry(
       retry++;
       if (out) {
         await out.line(bytes);
-        tokens += options.estimateTokens(JSON.parse(bytes.toString('utf8')) as BatchRequest);
+        if (options.estimateTokens) tokens += options.estimateTokens(JSON.parse(bytes.toString('utf8')) as BatchRequest);
       }
     }
   } catch (err) {

@@ -25,7 +25,8 @@ export interface IngestOptions {
   endpoint: BatchEndpoint | undefined;
   maxBytes: number | undefined;
   maxRequests: number | undefined;
-  estimateTokens: (request: BatchRequest) => number;
+  /** Given, each shard carries the estimated input tokens of its requests. */
+  estimateTokens: ((request: BatchRequest) => number) | undefined;
   /** Shard files (relative to the state dir) that recorded units still use: left in place. */
   keep: ReadonlySet<string>;
   signal: AbortSignal;

@@ -81,7 +81,10 @@ export interface RunOptions {
   onLog?: ((line: string) => void) | undefined;
   /** Prices for the cost estimate (default: the built-in table, Batch API prices; see loadPriceTable / readPriceFile). */
   prices?: PriceTable | undefined;
-  /** Input token estimate per request (default: the gpt-tokenizer estimate where it applies). */
+  /**
+   * Input token estimate per request. Default: estimateRequestTokens' fast mode when `tokenLimit` is
+   * set (the scheduler needs it), else none (`estimatedInputTokens` is then null; a dry run always counts).
+   */
   estimateTokens?: ((request: BatchRequest) => number) | undefined;
   signal?: AbortSignal | undefined;
 }

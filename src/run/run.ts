@@ -121,7 +121,8 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
     let nextFollowUp = state.nextFollowUp;
     let cancelRequested = existsSync(join(o.stateDir, CANCEL_FILE));
     const live = new Map<number, string>();
-    const estimateTokens = options.estimateTokens ?? defaultTokenEstimate;
+    // Counted only where they are used (a token limit) or asked for: the estimate costs ~2 µs a request.
+    const estimateTokens = options.estimateTokens ?? (o.tokenLimit !== undefined ? defaultTokenEstimate : undefined);
     const ctx: UnitContext = {
       dir: o.stateDir,
       runId: header.runId,
@@ -254,7 +255,7 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       output: typeof o.output === 'string' ? o.output : null,
       requests: stats.requests,
       counts,
-      ...summarizeBatches(state, o.stateDir, options.prices),
+      ...summarizeBatches(state, o.stateDir, options.prices, estimateTokens !== undefined),
       apiRetries,
       cancelled: cancelRequested,
       durationMs: Math.round(performance.now() - started),

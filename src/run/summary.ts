@@ -50,8 +50,8 @@ export interface RunSummary {
   usage: UsageTotals & { byModel: Record<string, UsageTotals> };
   /** What the usage costs at Batch API prices (models the table does not price are listed, not costed). */
   cost: CostEstimate;
-  /** Estimated input tokens of the requests (first tries). */
-  estimatedInputTokens: number;
+  /** Estimated input tokens of the requests (first tries); null when the run did not count them (see `estimateTokens`). */
+  estimatedInputTokens: number | null;
   followUps: number;
   retriedRequests: number;
   /** API calls retried by the client (this process). */
@@ -69,6 +69,7 @@ export function summarizeBatches(
   state: RunState,
   dir: string,
   prices: PriceTable = DEFAULT_PRICE_TABLE,
+  estimated = true,
 ): Pick<RunSummary, 'batches' | 'usage' | 'cost' | 'estimatedInputTokens' | 'followUps' | 'retriedRequests'> {
   const batches: RunBatchSummary[] = [];
   const usage = { ...emptyUsage(), byModel: {} as Record<string, UsageTotals> };
@@ -111,5 +112,5 @@ export function summarizeBatches(
       retried: unit.retried,
     });
   }
-  return { batches, usage, cost: estimateCost(usage.byModel, prices), estimatedInputTokens, followUps, retriedRequests };
+  return { batches, usage, cost: estimateCost(usage.byModel, prices), estimatedInputTokens: estimated ? estimatedInputTokens : null, followUps, retriedRequests };
 }

@@ -49,7 +49,8 @@ export interface UnitContext {
   retryRejected: boolean;
   /** How long a batch refused on the token limit waits (at most) before it is sent again. */
   tokenLimitRetryMs: number;
-  estimateTokens: (request: BatchRequest) => number;
+  /** Set when tokens are counted (a token limit, or the caller's own estimate). */
+  estimateTokens: ((request: BatchRequest) => number) | undefined;
   progress: ProgressTracker;
   /** A follow-up index, never used before in this run. */
   nextFollowUp: () => number;
@@ -178,8 +179,12 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
   return settle(ctx, unit);
 }
 
-function resultPaths(ctx: UnitContext, files: UnitFiles): string[] {
-  return [files.output, files.error, files.failed].flatMap((path) => (path ? [join(ctx.dir, path)] : []));
+function resultFiles(ctx: UnitContext, files: UnitFiles): Array<{ path: string; output: boolean }> {
+  return [
+    { path: files.output, output: true },
+    { path: files.error, output: false },
+    { path: files.failed, output: false },
+  ].flatMap(({ path, output }) => (path ? [{ path: join(ctx.dir, path), output }] : []));
 }
 
 async function settleCancelled(ctx: UnitContext, unit: UnitState): Promise<null> {
@@ -201,7 +206,13 @@ async function settle(ctx: UnitContext, unit: UnitState): Promise<UnitSpec | nul
     await ctx.record({ kind: 'settled', unit: spec.index, retried: spec.requests, followUp });
     return followUp;
   }
-  const statuses = await readStatuses(resultPaths(ctx, unit.files as UnitFiles), ctx.signal);
+  const counts = ended.requestCounts;
+  if (ended.status === 'completed' && !ended.errorFileId && counts.failed === 0 && counts.completed === spec.requests) {
+    // Every request answered, nothing in an error file: nothing to read, nothing to retry.
+    await ctx.record({ kind: 'settled', unit: spec.index, retried: 0, followUp: null });
+    return null;
+  }
+  const statuses = await readStatuses(resultFiles(ctx, unit.files as UnitFiles), ctx.signal);
   const index = canRetry ? ctx.nextFollowUp() : null;
   const path = index === null ? null : `shards/retry-${index}.jsonl`;
   const plan = await planRetry(join(ctx.dir, spec.path), statuses, {
