@@ -213,8 +213,3 @@ export function unitPhase(unit: UnitState): 'sharded' | 'uploading' | 'uploaded'
   if (unit.uploadBegun) return 'uploading';
   return 'sharded';
 }
-
-/** Units in the order their results take precedence in the join: the latest attempt first. */
-export function unitsNewestFirst(state: RunState): UnitState[] {
-  return [...state.units.values()].sort((a, b) => b.spec.attempt - a.spec.attempt || a.spec.index - b.spec.index);
-}

@@ -40,6 +40,8 @@ import { PartitionWriter } from './spill-writer.ts';
 export interface JoinInternals {
   /** The custom_id hash; a weak one forces collisions. */
   hash?: Hash64;
+  /** The input was validated line by line already (runBatch's own): pass 1 skips its JSON check. */
+  inputChecked?: boolean;
 }
 
 /** What one join keeps while it runs; nothing here is shared with another run. */
@@ -52,6 +54,7 @@ interface JoinRun {
   hash: Hash64;
   /** Where `hash` writes a custom_id's key, read back at once. */
   key: Int32Array;
+  inputChecked: boolean;
 }
 
 export async function* runJoin(
@@ -76,6 +79,7 @@ export async function* runJoin(
     ),
     hash: internals.hash ?? hashBytes64,
     key: new Int32Array(2),
+    inputChecked: internals.inputChecked ?? false,
   };
   try {
     const input = await indexInput(run);
@@ -110,7 +114,7 @@ async function indexInput(run: JoinRun): Promise<ByteSource> {
       for (let i = 0; i < batch.lines.length; i++) {
         const bytes = batch.lines[i];
         if (isBlank(bytes)) continue;
-        const id = requestIdOf(bytes, { source: 'input', line: batch.numbers[i] }, true);
+        const id = requestIdOf(bytes, { source: 'input', line: batch.numbers[i] }, !run.inputChecked);
         if (index.size >= MAX_INDEXED_REQUESTS) {
           throw new OverflowError('JOIN_INDEX_OVERFLOW', `the input holds more than ${MAX_INDEXED_REQUESTS} requests`, {
             line: batch.numbers[i],

@@ -20,7 +20,7 @@ const MAX_LINE_BYTES = 200_000_000;
 const WRITE_CHUNK_BYTES = 256 * 1024;
 
 /** Each whole line of a file, without its line break; a view valid until the next one. */
-async function* fileLines(path: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+export async function* fileLines(path: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   for await (const chunk of readLineChunks(path, { maxLineBytes: MAX_LINE_BYTES, signal })) {
     let start = 0;
     for (;;) {

@@ -13,8 +13,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AbortError, abortMessage, BatchlineError, IoError, type JoinError } from '../errors.ts';
-import { foldRunSteps, applyRunStep, unitsNewestFirst, type RunHeader, type RunState, type RunStep, type UnitState } from '../core/run-state.ts';
+import { AbortError, abortMessage, BatchlineError, IoError } from '../errors.ts';
+import { foldRunSteps, applyRunStep, type RunHeader, type RunState, type RunStep, type UnitState } from '../core/run-state.ts';
 import { TokenScheduler } from '../core/token-scheduler.ts';
 import { ApiClient, resolveClient } from '../openai/client.ts';
 import { cancelBatch } from '../openai/batches.ts';
@@ -22,7 +22,8 @@ import { normalizeShardUploadOptions } from '../openai/upload-shard.ts';
 import { newRunId, normalizeSubmitOptions } from '../openai/submit.ts';
 import { normalizePollOptions } from '../openai/poll.ts';
 import { normalizeDownloadOptions } from '../openai/download.ts';
-import { joinResults } from '../streams/join.ts';
+import { newJoinStats, normalizeJoinOptions } from '../join/options.ts';
+import { runJoin } from '../join/run.ts';
 import { createCallbackSink, createJsonlSink } from '../streams/sink.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import type { ResultStatus } from '../types.ts';
@@ -38,11 +39,16 @@ import { driveUnit, type UnitContext } from './unit.ts';
 import { defaultTokenEstimate } from './tokens.ts';
 import { startLocalApi } from './local.ts';
 import { CANCEL_FILE } from './control.ts';
+import { SettledUnits } from './final-results.ts';
 import { dryRun, type DryRunSummary } from './dry-run.ts';
 
 const CANCEL_CHECK_MS = 500;
 
 export type { RunSummary } from './summary.ts';
+
+async function drain(results: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of results) void _;
+}
 
 function stateWriteFailed(path: string, err: unknown): IoError {
   return new IoError('RUN_STATE_WRITE_FAILED', `cannot make the state directory ${path}: ${systemReason(err)}`, { path, syscallCode: systemCode(err), cause: err });
@@ -159,23 +165,38 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
     // Every unit runs as a task of its own; the first failure stops them all (the run stays resumable).
     const tasks = new Set<Promise<void>>();
     let failure: unknown;
+    const fail = (err: unknown): void => {
+      failure ??= err;
+      stop.abort(err);
+    };
+    // Settled units feed the join as they settle, so its first two passes run while batches still do.
+    const settled = new SettledUnits();
+    for (const unit of state.units.values()) if (unit.settled) settled.push(unit);
     const spawn = (unit: UnitState): void => {
       const task = driveUnit(ctx, unit).then(
         (followUp) => {
-          if (followUp) {
-            log(`batch ${unit.batchId ?? unit.spec.index}: ${followUp.requests} requests go again (try ${followUp.attempt} of ${o.maxAttempts})`);
-            spawn(state.units.get(followUp.index) as UnitState);
-          }
+          // The follow-up's unit exists before this one is handed to the join, which looks it up.
+          if (followUp) spawn(state.units.get(followUp.index) as UnitState);
+          settled.push(unit);
+          if (followUp) log(`batch ${unit.batchId ?? unit.spec.index}: ${followUp.requests} requests go again (try ${followUp.attempt} of ${o.maxAttempts})`);
         },
-        (err: unknown) => {
-          failure ??= err;
-          stop.abort(err);
-        },
+        (err: unknown) => fail(err),
       );
       tasks.add(task);
       void task.finally(() => tasks.delete(task));
     };
     for (const unit of state.units.values()) if (!unit.settled) spawn(unit);
+
+    // The join starts once the input is all sharded (its requests are what it indexes) and ends after the last unit.
+    const joinStats = newJoinStats();
+    let joining: Promise<void> | undefined;
+    const startJoin = (): void => {
+      const joinOptions = normalizeJoinOptions({ input: inputPath, results: [settled.lines(o.stateDir, state, signal)], includeRequest: o.includeRequest, tempDir: o.stateDir, signal });
+      const joined = runJoin(joinOptions, joinStats, { inputChecked: true });
+      const sink = o.output === undefined ? null : typeof o.output === 'function' ? createCallbackSink(o.output, { signal }) : createJsonlSink(o.output as string | NodeJS.WritableStream, { signal });
+      joining = (sink ? pipeline(Readable.from(joined), sink, { signal }) : drain(joined)).catch(fail);
+    };
+    if (state.ingested) startJoin();
 
     if (!state.ingested) {
       const recorded = new Set([...state.units.values()].filter((u) => u.spec.attempt === 1).map((u) => u.spec.path));
@@ -205,38 +226,24 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
         }
         await record({ kind: 'ingested', ...result });
         progress.requestsTotal(result.requests);
+        startJoin();
       } catch (err) {
-        failure ??= err;
-        stop.abort(err);
+        fail(err);
       }
     }
     progress.phase('running');
     while (tasks.size > 0) await Promise.allSettled([...tasks]);
+    settled.close();
+    if (failure === undefined) {
+      progress.phase('joining');
+      await joining;
+    }
     if (failure !== undefined) {
       if (options.signal?.aborted) throw new AbortError(abortMessage(options.signal));
       throw failure;
     }
 
-    // Every unit has settled: one result per request, in input order, the newest try first.
-    progress.phase('joining');
-    const results = unitsNewestFirst(state).flatMap((unit) => [unit.files?.output, unit.files?.error, unit.files?.failed].flatMap((path) => (path ? [join(o.stateDir, path)] : [])));
-    let superseded = 0;
-    const joined = joinResults({
-      input: inputPath,
-      results,
-      includeRequest: o.includeRequest,
-      tempDir: o.stateDir,
-      signal,
-      onIssue: (issue: JoinError) => {
-        // A request tried again has an answer per try; the newest, read first, is kept.
-        if (issue.code === 'CONFLICTING_RESULT' || issue.code === 'DUPLICATE_RESULT') superseded++;
-        else throw issue;
-      },
-    });
-    const sink = o.output === undefined ? null : typeof o.output === 'function' ? createCallbackSink(o.output, { signal }) : createJsonlSink(o.output as string | NodeJS.WritableStream, { signal });
-    if (sink) await pipeline(Readable.from(joined), sink, { signal });
-    else for await (const _ of joined) void _;
-    const { stats } = joined;
+    const stats = joinStats;
     await record({ kind: 'joined', output: typeof o.output === 'string' ? o.output : null, requests: stats.requests });
     progress.phase('done');
     const counts: Record<ResultStatus, number> = {
@@ -247,7 +254,6 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       cancelled: stats.cancelled,
       missing: stats.missing,
     };
-    void superseded;
     return {
       runId: header.runId,
       stateDir: o.stateDir,
