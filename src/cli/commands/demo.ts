@@ -82,6 +82,8 @@ export async function runDemo(
         seed: 7,
       },
       maxRequests: options.maxRequests,
+      // One try more than the default: the expired and the token-limited batches spend one each.
+      maxAttempts: 4,
       tokenLimitRetryMs: 200,
       poll: { initialDelayMs: 100, maxDelayMs: 500, maxRequestsPerSecond: 50 },
       onProgress: (progress) => display.update(progress),
