@@ -18,6 +18,14 @@ const [baseURL, apiKey, input, output, stateDir] = process.argv.slice(2);
 const started = performance.now();
 const at = () => Number(((performance.now() - started) / 1000).toFixed(2));
 const stages: Record<string, number> = {};
+// BENCH_MEMORY_TRACE=1: the resident size and heap every second on stderr, with the run's phase.
+let phase = 'start';
+if (process.env.BENCH_MEMORY_TRACE) {
+  setInterval(() => {
+    const m = process.memoryUsage();
+    process.stderr.write(`${at()} s ${phase}: rss ${(m.rss / 2 ** 20).toFixed(0)} MB, heap ${(m.heapUsed / 2 ** 20).toFixed(0)} MB, external ${(m.external / 2 ** 20).toFixed(0)} MB, buffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)} MB\n`);
+  }, 1000).unref();
+}
 const summary = await runBatch({
   input,
   output,
@@ -25,6 +33,7 @@ const summary = await runBatch({
   client: new ApiClient({ baseURL, apiKey }),
   poll: { initialDelayMs: 250, maxDelayMs: 1000, maxRequestsPerSecond: 50 },
   onProgress: (p) => {
+    phase = p.phase;
     const units = Object.values(p.batches).reduce((a, b) => a + (b ?? 0), 0);
     if (p.phase !== 'ingest') stages.sharded ??= at();
     if (p.phase !== 'ingest' && p.bytes.uploaded === p.bytes.sharded) stages.uploaded ??= at();

@@ -6,14 +6,14 @@
  * exactly one result line across the run, whatever the order units settle
  * in — and the join can read them while later batches still run.
  */
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { AbortError, abortMessage } from '../errors.ts';
 import { customIdOf, customIdText } from '../core/join/custom-id.ts';
 import type { RunState, UnitState } from '../core/run-state.ts';
-import { fileLines } from './heal.ts';
+import { readLineChunks } from '../io/file-reader.ts';
+import { fileLines, MAX_LINE_BYTES } from './heal.ts';
 
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
 
 export class SettledUnits {
@@ -71,35 +71,43 @@ export class SettledUnits {
   }
 }
 
+/*
+ * Both readers below hand out views into one reused buffer: the join is done
+ * with a chunk (it copies what it keeps) before it asks for the next, and
+ * buffers made per chunk would pile up faster than V8 collects them while
+ * downloads run beside the join (measured: 170 MB more resident on 200,000
+ * requests).
+ */
+
 /** A file's bytes as they are, ending with a line break. */
 async function* wholeFile(path: string, signal: AbortSignal): AsyncGenerator<Buffer> {
   let last = 10;
-  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES, signal })) {
-    const bytes = chunk as Buffer;
-    if (bytes.length > 0) last = bytes[bytes.length - 1];
-    yield bytes;
+  for await (const chunk of readLineChunks(path, { maxLineBytes: MAX_LINE_BYTES, chunkBytes: CHUNK_BYTES, signal })) {
+    if (chunk.length > 0) last = chunk[chunk.length - 1];
+    yield chunk;
   }
   if (last !== 10) yield NEWLINE;
 }
 
 /** The lines of a file whose custom_id is not in `left`, gathered into chunks. */
 async function* keptLines(path: string, left: ReadonlySet<string>, signal: AbortSignal): AsyncGenerator<Buffer> {
-  let pieces: Buffer[] = [];
+  const out = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let size = 0;
   for await (const bytes of fileLines(path, signal)) {
     const id = customIdOf(bytes, true);
     if (id && left.has(customIdText(id))) continue;
-    // fileLines' views are reused: each kept line is copied with its line break.
-    const line = Buffer.allocUnsafe(bytes.length + 1);
-    bytes.copy(line);
-    line[bytes.length] = 10;
-    pieces.push(line);
-    size += line.length;
-    if (size >= CHUNK_BYTES) {
-      yield Buffer.concat(pieces, size);
-      pieces = [];
+    if (size + bytes.length + 1 > out.length && size > 0) {
+      yield out.subarray(0, size);
       size = 0;
     }
+    if (bytes.length + 1 > out.length) {
+      // A line longer than the buffer goes on its own.
+      yield Buffer.concat([bytes, NEWLINE]);
+      continue;
+    }
+    bytes.copy(out, size);
+    out[size + bytes.length] = 10;
+    size += bytes.length + 1;
   }
-  if (size > 0) yield Buffer.concat(pieces, size);
+  if (size > 0) yield out.subarray(0, size);
 }

@@ -16,7 +16,7 @@ import { readLineChunks } from '../io/file-reader.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import type { BatchRequest, ResultStatus } from '../types.ts';
 
-const MAX_LINE_BYTES = 200_000_000;
+export const MAX_LINE_BYTES = 200_000_000;
 const WRITE_CHUNK_BYTES = 256 * 1024;
 
 /** Each whole line of a file, without its line break; a view valid until the next one. */
