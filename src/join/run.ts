@@ -24,7 +24,7 @@ import { JoinError, OverflowError, ValidationError, throwIfAborted } from '../er
 import { hashBytes64, type Hash64 } from '../core/hash.ts';
 import { AMBIGUOUS, CustomIdIndex, MAX_INDEXED_REQUESTS, NOT_FOUND } from '../core/join/custom-id-index.ts';
 import { customIdOf, customIdText, requestIdOf } from '../core/join/custom-id.ts';
-import { ResultMatcher } from '../core/join/match.ts';
+import { ResultMatcher, type SpilledResult } from '../core/join/match.ts';
 import { planPartitions } from '../core/join/partition.ts';
 import { parseResultLine } from '../core/join/result-line.ts';
 import { isBlank } from '../core/line-splitter.ts';
@@ -57,11 +57,22 @@ interface JoinRun {
   inputChecked: boolean;
 }
 
-export async function* runJoin(
-  options: NormalizedJoinOptions,
-  stats: JoinStats,
-  internals: JoinInternals = {},
-): AsyncGenerator<JoinedResult> {
+export function runJoin(options: NormalizedJoinOptions, stats: JoinStats, internals: JoinInternals = {}): AsyncGenerator<JoinedResult> {
+  return runPasses(options, stats, internals, (matcher, bytes, line, records) => matcher.match(bytes, line, records));
+}
+
+/**
+ * The join with each result as one JSON line (Buffer, no line break),
+ * written from the result line's bytes rather than parsed and serialised
+ * again: for a sink that writes JSONL (runBatch's).
+ */
+export function runJoinLines(options: NormalizedJoinOptions, stats: JoinStats, internals: JoinInternals = {}): AsyncGenerator<Buffer> {
+  return runPasses(options, stats, internals, (matcher, bytes, line, records) => matcher.matchLine(bytes, line, records));
+}
+
+type Produce<T> = (matcher: ResultMatcher, bytes: Buffer, line: number, records: Iterable<SpilledResult>) => T;
+
+async function* runPasses<T>(options: NormalizedJoinOptions, stats: JoinStats, internals: JoinInternals, produce: Produce<T>): AsyncGenerator<T> {
   throwIfAborted(options.signal);
   // A failed file-system call on the temp files is an IO_FAILED IoError naming the file.
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'batchline-join-')).catch((err: unknown) => {
@@ -91,7 +102,7 @@ export async function* runJoin(
     stats.partitions = plan.count;
     const sizes = await spillResults(run, exactIds, plan.span, plan.count);
     stats.spilledBytes = sizes.reduce((sum, bytes) => sum + bytes, 0);
-    yield* emitInOrder(run, input, plan.span, plan.count);
+    yield* emitInOrder(run, input, plan.span, plan.count, produce);
   } catch (err) {
     throw asIoFailure(err);
   } finally {
@@ -207,7 +218,7 @@ async function spillResults(run: JoinRun, exactIds: Map<string, number>, span: n
 }
 
 /** Pass 3. */
-async function* emitInOrder(run: JoinRun, input: ByteSource, span: number, count: number): AsyncGenerator<JoinedResult> {
+async function* emitInOrder<T>(run: JoinRun, input: ByteSource, span: number, count: number, produce: Produce<T>): AsyncGenerator<T> {
   const { options, stats, matcher, dir } = run;
   const reader = new PartitionReader({
     dir,
@@ -235,7 +246,7 @@ async function* emitInOrder(run: JoinRun, input: ByteSource, span: number, count
           if (next.done) throw inputChanged('more');
           partition = next.value;
         }
-        yield matcher.match(bytes, batch.numbers[i], partition.recordsFor(ordinal));
+        yield produce(matcher, bytes, batch.numbers[i], partition.recordsFor(ordinal));
         ordinal++;
       }
     }

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { IoError } from '../errors.ts';
 import { customIdOf, customIdText } from '../core/join/custom-id.ts';
-import { parseResultLine, resultStatus } from '../core/join/result-line.ts';
+import { isPlainSuccess, parseResultLine, resultStatus } from '../core/join/result-line.ts';
 import { readLineChunks } from '../io/file-reader.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import type { BatchRequest, ResultStatus } from '../types.ts';
@@ -106,28 +106,6 @@ class DigestFile {
   }
 }
 
-/** The response's status, written first in it; compact JSON and the live files' `": "` spacing both. */
-const SUCCESS_MARKS = [Buffer.from('"response":{"status_code":200,'), Buffer.from('"response": {"status_code": 200,')];
-/** The API writes `error` last: a line that ends so has no top-level error (a nested one could not end the line). */
-const NO_ERROR_ENDS = [Buffer.from('"error":null}'), Buffer.from('"error": null}')];
-
-const RESPONSE_KEY = Buffer.from('"response"');
-
-/**
- * An output line that plainly reads as a success: its first `"response"` (the
- * top-level key: a quote inside a string value would be escaped) opens with a
- * 200, and the line ends with a null error.
- */
-function plainSuccess(bytes: Buffer): boolean {
-  if (!NO_ERROR_ENDS.some((end) => endsWith(bytes, end))) return false;
-  const at = bytes.indexOf(RESPONSE_KEY);
-  return at !== -1 && SUCCESS_MARKS.some((mark) => bytes.indexOf(mark, at) === at);
-}
-
-function endsWith(bytes: Buffer, end: Buffer): boolean {
-  return bytes.length >= end.length && bytes.compare(end, 0, end.length, bytes.length - end.length) === 0;
-}
-
 /**
  * The status each custom_id's result line gives it, over a unit's result
  * files. An output file's line that plainly reads as a success (a 200 and no
@@ -140,7 +118,7 @@ export async function readStatuses(files: ReadonlyArray<{ path: string; output: 
     let line = 0;
     for await (const bytes of fileLines(path, signal)) {
       line++;
-      if (output && plainSuccess(bytes)) {
+      if (output && isPlainSuccess(bytes)) {
         const id = customIdOf(bytes, true);
         if (id) {
           statuses.set(customIdText(id), 'succeeded');

@@ -23,7 +23,7 @@ import { newRunId, normalizeSubmitOptions } from '../openai/submit.ts';
 import { normalizePollOptions } from '../openai/poll.ts';
 import { normalizeDownloadOptions } from '../openai/download.ts';
 import { newJoinStats, normalizeJoinOptions } from '../join/options.ts';
-import { runJoin } from '../join/run.ts';
+import { runJoin, runJoinLines } from '../join/run.ts';
 import { createCallbackSink, createJsonlSink } from '../streams/sink.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import type { ResultStatus } from '../types.ts';
@@ -192,9 +192,14 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
     let joining: Promise<void> | undefined;
     const startJoin = (): void => {
       const joinOptions = normalizeJoinOptions({ input: inputPath, results: [settled.lines(o.stateDir, state, signal)], includeRequest: o.includeRequest, tempDir: o.stateDir, signal });
-      const joined = runJoin(joinOptions, joinStats, { inputChecked: true });
-      const sink = o.output === undefined ? null : typeof o.output === 'function' ? createCallbackSink(o.output, { signal }) : createJsonlSink(o.output as string | NodeJS.WritableStream, { signal });
-      joining = (sink ? pipeline(Readable.from(joined), sink, { signal }) : drain(joined)).catch(fail);
+      // A callback gets result objects; a JSONL file or stream gets lines written from the result lines' bytes.
+      const output = o.output;
+      if (typeof output === 'function') {
+        joining = pipeline(Readable.from(runJoin(joinOptions, joinStats, { inputChecked: true })), createCallbackSink(output, { signal }), { signal }).catch(fail);
+        return;
+      }
+      const lines = runJoinLines(joinOptions, joinStats, { inputChecked: true });
+      joining = (output === undefined ? drain(lines) : pipeline(Readable.from(lines), createJsonlSink(output as string | NodeJS.WritableStream, { signal }), { signal })).catch(fail);
     };
     if (state.ingested) startJoin();
 

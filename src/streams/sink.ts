@@ -13,6 +13,8 @@ import { asIoFailure } from '../io/system-error.ts';
 import type { JoinedResult } from '../types.ts';
 import { destroyOnAbort } from './abortable.ts';
 
+const NEWLINE = Buffer.from('\n');
+
 export interface JsonlSinkOptions {
   /** End a given Writable when the sink finishes (default false; a path is always closed). */
   end?: boolean;
@@ -21,7 +23,7 @@ export interface JsonlSinkOptions {
 
 /**
  * Writes each object as one JSON line to a path or a Writable such as
- * process.stdout. Lines queued together go out as one write; the
+ * process.stdout (a Buffer is written as the JSON line it already is). Lines queued together go out as one write; the
  * destination's backpressure holds the sink. A path is written under a
  * temporary name beside it and renamed into place only once complete, so a
  * reader never sees half a file and an error or abort leaves none behind.
@@ -44,22 +46,24 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
   };
   dest.on('error', onError);
 
-  function writeOut(text: string, callback: (error?: Error | null) => void): void {
+  function writeOut(data: string | Buffer, callback: (error?: Error | null) => void): void {
     if (failure) return callback(failure);
-    if (dest.write(text)) return callback();
+    if (dest.write(data)) return callback();
     dest.once('drain', () => callback());
   }
+
+  /** An object as its JSON line; a Buffer is taken as a JSON line already written (runBatch's join writes them so). */
+  const lineOf = (value: unknown): string | Buffer => (Buffer.isBuffer(value) ? Buffer.concat([value, NEWLINE]) : `${JSON.stringify(value)}\n`);
 
   const sink = new Writable({
     objectMode: true,
     highWaterMark: 32,
     write(result: unknown, _encoding, callback) {
-      writeOut(`${JSON.stringify(result)}\n`, callback);
+      writeOut(lineOf(result), callback);
     },
     writev(chunks, callback) {
-      let text = '';
-      for (const { chunk } of chunks) text += `${JSON.stringify(chunk)}\n`;
-      writeOut(text, callback);
+      const lines = chunks.map(({ chunk }) => lineOf(chunk));
+      writeOut(lines.every((line) => typeof line === 'string') ? lines.join('') : Buffer.concat(lines.map((line) => (typeof line === 'string' ? Buffer.from(line) : line))), callback);
     },
     final(callback) {
       if (!ownsTarget && options.end !== true) return callback();

@@ -134,6 +134,50 @@ export function findTopLevelString(bytes: Buffer, key: Buffer, wholeLine = false
   return null;
 }
 
+/** Where a value lies, from its first byte to just past its last. */
+export interface ValueSpan {
+  start: number;
+  end: number;
+}
+
+/**
+ * The spans of the values of the top-level members named `keys` (UTF-8
+ * bytes), in the order of `keys` (null for a key not there), or null when the
+ * fast scan cannot vouch for the line: not one object closing cleanly, an
+ * escaped key, a key given twice. Values are skipped by their structure, not
+ * checked: use it on lines known to be JSON.
+ */
+export function findTopLevelValues(bytes: Buffer, keys: readonly Buffer[]): Array<ValueSpan | null> | null {
+  const spans: Array<ValueSpan | null> = keys.map(() => null);
+  let i = skipSpace(bytes, 0);
+  if (bytes[i] !== OPEN_BRACE) return null;
+  i = skipSpace(bytes, i + 1);
+  if (bytes[i] === CLOSE_BRACE) return skipSpace(bytes, i + 1) === bytes.length ? spans : null;
+  while (i < bytes.length) {
+    if (bytes[i] !== QUOTE) return null;
+    const keyEnd = closingQuote(bytes, i);
+    if (keyEnd === -1) return null;
+    const keyStart = i + 1;
+    if (hasBackslash(bytes, keyStart, keyEnd)) return null;
+    const k = keys.findIndex((key) => keyEnd - keyStart === key.length && bytes.compare(key, 0, key.length, keyStart, keyEnd) === 0);
+    i = skipSpace(bytes, keyEnd + 1);
+    if (bytes[i] !== COLON) return null;
+    i = skipSpace(bytes, i + 1);
+    const start = i;
+    i = skipValue(bytes, i);
+    if (i === -1) return null;
+    if (k !== -1) {
+      if (spans[k] !== null) return null;
+      spans[k] = { start, end: i };
+    }
+    i = skipSpace(bytes, i);
+    if (bytes[i] === COMMA) i = skipSpace(bytes, i + 1);
+    else if (bytes[i] === CLOSE_BRACE) return skipSpace(bytes, i + 1) === bytes.length ? spans : null;
+    else return null;
+  }
+  return null;
+}
+
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const MINUS = 0x2d;

@@ -5,9 +5,25 @@
  * lines come in as bytes, and each join has its own matcher.
  */
 import { JoinError, ParseError } from '../../errors.ts';
-import type { BatchRequest, BatchResultLine, JoinedResult, ResultStatus } from '../../types.ts';
-import { customIdText, describeOrigin, requestIdOf, type LineOrigin } from './custom-id.ts';
-import { parseResultLine, resultStatus } from './result-line.ts';
+import type { BatchRequest, JoinedResult, ResultStatus } from '../../types.ts';
+import { customIdOf, customIdText, describeOrigin, requestIdOf, type LineOrigin } from './custom-id.ts';
+import { findTopLevelValues } from './json-scan.ts';
+import { isPlainSuccess, parseResultLine, resultStatus } from './result-line.ts';
+
+const RESULT_KEYS = [Buffer.from('response'), Buffer.from('error')];
+const NULL_VALUE = Buffer.from('null');
+const ERROR_PREFIX = Buffer.from(',"error":');
+const REQUEST_PREFIX = Buffer.from(',"request":');
+const CLOSE = Buffer.from('}');
+
+/** An input line without the spaces around it (a CR left by a CRLF file included). */
+function trimmed(bytes: Buffer): Buffer {
+  let start = 0;
+  let end = bytes.length;
+  while (start < end && (bytes[start] === 0x20 || bytes[start] === 0x09 || bytes[start] === 0x0d)) start++;
+  while (end > start && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0x09 || bytes[end - 1] === 0x0d)) end--;
+  return bytes.subarray(start, end);
+}
 
 /** The counts a matcher keeps; the join's stats hold them. */
 export interface MatchCounts extends Record<ResultStatus, number> {
@@ -55,19 +71,26 @@ export class ResultMatcher {
     );
   }
 
-  /** The result of the request on input `line` (`bytes`), from the lines spilled for its ordinal. */
-  match(bytes: Buffer, line: number, spilled: Iterable<SpilledResult>): JoinedResult {
+  /**
+   * The result line chosen for the request on input `line` (`bytes`) among
+   * the lines spilled for its ordinal: the first whose custom_id string is
+   * the request's; the others are reported (unknown, duplicate, conflicting).
+   * A line's custom_id is read by the fast scan, the line parsed only when
+   * the scan cannot read it (which also checks its shape).
+   */
+  private choose(bytes: Buffer, line: number, spilled: Iterable<SpilledResult>): { customId: string; chosen: { line: Buffer; origin: LineOrigin } | undefined } {
     const customId = customIdText(requestIdOf(bytes, { source: 'input', line }));
-    let chosen: { result: BatchResultLine; raw: Buffer } | undefined;
+    let chosen: { line: Buffer; origin: LineOrigin } | undefined;
     for (const record of spilled) {
       const origin = { source: this.sourceName(record.header.source), line: record.header.line };
-      const result = parseResultLine(record.line, origin);
+      const id = customIdOf(record.line);
+      const resultId = id ? customIdText(id) : parseResultLine(record.line, origin).custom_id;
       // The index matched hashes; only the strings decide.
-      if (result.custom_id !== customId) {
-        this.unknownResult(origin, result.custom_id);
+      if (resultId !== customId) {
+        this.unknownResult(origin, resultId);
       } else if (!chosen) {
-        chosen = { result, raw: record.line };
-      } else if (record.line.equals(chosen.raw)) {
+        chosen = { line: record.line, origin };
+      } else if (record.line.equals(chosen.line)) {
         this.counts.duplicates++;
         this.options.onIssue?.(
           new JoinError('DUPLICATE_RESULT', `${describeOrigin(origin)}: repeats the result for input line ${line}`, {
@@ -88,17 +111,55 @@ export class ResultMatcher {
         );
       }
     }
-    const status = chosen ? resultStatus(chosen.result) : 'missing';
+    return { customId, chosen };
+  }
+
+  /** The result of the request on input `line` (`bytes`), from the lines spilled for its ordinal. */
+  match(bytes: Buffer, line: number, spilled: Iterable<SpilledResult>): JoinedResult {
+    const { customId, chosen } = this.choose(bytes, line, spilled);
+    const result = chosen ? parseResultLine(chosen.line, chosen.origin) : undefined;
+    const status = result ? resultStatus(result) : 'missing';
     this.counts[status]++;
-    const joined: JoinedResult = {
-      custom_id: customId,
-      line,
-      status,
-      response: chosen ? chosen.result.response : null,
-      error: chosen ? chosen.result.error : null,
-    };
+    const joined: JoinedResult = { custom_id: customId, line, status, response: result ? result.response : null, error: result ? result.error : null };
     if (this.options.includeRequest) joined.request = parseRequest(bytes, line);
     return joined;
+  }
+
+  /**
+   * The same result as one JSON line (no line break), written from the
+   * bytes: the response and error as the result line holds them, the input
+   * line as the request. JSON.stringify(match(…)) gives the same value; a
+   * line the fast scan cannot vouch for takes that way.
+   */
+  matchLine(bytes: Buffer, line: number, spilled: Iterable<SpilledResult>): Buffer {
+    const { customId, chosen } = this.choose(bytes, line, spilled);
+    let status: ResultStatus = 'missing';
+    let response: Buffer = NULL_VALUE;
+    let error: Buffer = NULL_VALUE;
+    if (chosen) {
+      const spans = findTopLevelValues(chosen.line, RESULT_KEYS);
+      const plain = spans !== null && isPlainSuccess(chosen.line);
+      if (!plain) {
+        const result = parseResultLine(chosen.line, chosen.origin);
+        status = resultStatus(result);
+        response = result.response === null ? NULL_VALUE : Buffer.from(JSON.stringify(result.response));
+        error = result.error === null ? NULL_VALUE : Buffer.from(JSON.stringify(result.error));
+      } else {
+        status = 'succeeded';
+        const [responseSpan, errorSpan] = spans;
+        if (responseSpan) response = chosen.line.subarray(responseSpan.start, responseSpan.end);
+        if (errorSpan) error = chosen.line.subarray(errorSpan.start, errorSpan.end);
+      }
+    }
+    this.counts[status]++;
+    const head = `{"custom_id":${JSON.stringify(customId)},"line":${line},"status":"${status}","response":`;
+    const parts = [Buffer.from(head), response, ERROR_PREFIX, error];
+    if (this.options.includeRequest) {
+      parseRequest(bytes, line);
+      parts.push(REQUEST_PREFIX, trimmed(bytes));
+    }
+    parts.push(CLOSE);
+    return Buffer.concat(parts);
   }
 
   private report(error: JoinError): void {

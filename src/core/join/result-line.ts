@@ -62,3 +62,25 @@ export function resultStatus(result: BatchResultLine): Exclude<ResultStatus, 'mi
   if (statusCode === 200) return 'succeeded';
   return statusCode !== undefined && statusCode >= 500 ? 'failed' : 'rejected';
 }
+
+/** The response's status, written first in it; compact JSON and the live files' `": "` spacing both. */
+const SUCCESS_MARKS = [Buffer.from('"response":{"status_code":200,'), Buffer.from('"response": {"status_code": 200,')];
+/** The API writes `error` last: a line that ends so has no top-level error (a nested one could not end the line). */
+const NO_ERROR_ENDS = [Buffer.from('"error":null}'), Buffer.from('"error": null}')];
+
+const RESPONSE_KEY = Buffer.from('"response"');
+
+/**
+ * A result line that plainly reads as a success, without parsing it: its first `"response"` (the
+ * top-level key: a quote inside a string value would be escaped) opens with a
+ * 200, and the line ends with a null error.
+ */
+export function isPlainSuccess(bytes: Buffer): boolean {
+  if (!NO_ERROR_ENDS.some((end) => endsWith(bytes, end))) return false;
+  const at = bytes.indexOf(RESPONSE_KEY);
+  return at !== -1 && SUCCESS_MARKS.some((mark) => bytes.indexOf(mark, at) === at);
+}
+
+function endsWith(bytes: Buffer, end: Buffer): boolean {
+  return bytes.length >= end.length && bytes.compare(end, 0, end.length, bytes.length - end.length) === 0;
+}
