@@ -4,7 +4,8 @@
  * check, plans, result files), and the download of its output file.
  *
  *   node_modules/.bin/node benchmarks/emulator.bench.ts [--batches 3] [--requests 50000] [--line-bytes 1300]
- *        [--duration-ms 1000] [--state-dir] [--baseline COMMIT] [--contenders now,baseline] [--profile]
+ *        [--duration-ms 1000] [--state-dir] [--keep-files] [--baseline COMMIT] [--contenders now,baseline]
+ *        [--profile] [--node-flags=FLAGS]
  *
  * Each contender is `batchline emulator --port 0` in a child process of its
  * own: `now` runs this checkout's src/, `baseline` the src/ of COMMIT (default
@@ -16,7 +17,8 @@
  * --state-dir: the emulator keeps its files on disk (a fresh temp directory);
  * --keep-files: the uploaded inputs stay in the emulator (by default each is deleted after its batch), so
  * that the store holds batches × ~65 MB by the end, as a run's does;
- * --profile: a CPU profile of every emulator child under benchmarks/data/prof/.
+ * --profile: a CPU profile of every emulator child under benchmarks/data/prof/; --node-flags: V8 flags for
+ * the emulator children (their other stdout lines, --trace-gc's say, go to BENCH_EMULATOR_LOG when set).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -96,19 +98,18 @@ async function startEmulator(contender: string, stateDir: string | undefined): P
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   // Lines other than the one with the URL (V8's --trace-gc, say) go on to BENCH_EMULATOR_LOG or nowhere.
   const log = process.env.BENCH_EMULATOR_LOG ? createWriteStream(process.env.BENCH_EMULATOR_LOG) : undefined;
-  let resolveUrl: (url: string | undefined) => void;
-  const url = new Promise<string | undefined>((resolve) => (resolveUrl = resolve));
-  createInterface({ input: proc.stdout! })
-    .on('line', (line) => {
-      const match = /listening on (\S+)\/v1/.exec(line);
-      if (match) resolveUrl(match[1]);
-      else log?.write(`${line}\n`);
-    })
-    .on('close', () => resolveUrl(undefined));
-  const match = [undefined, await url];
-  if (!match[1]) throw new Error(`${contender}: the emulator did not start`);
+  const url = await new Promise<string | undefined>((resolve) => {
+    createInterface({ input: proc.stdout! })
+      .on('line', (line) => {
+        const match = /listening on (\S+)\/v1/.exec(line);
+        if (match) resolve(match[1]);
+        else log?.write(`${line}\n`);
+      })
+      .on('close', () => resolve(undefined));
+  });
+  if (!url) throw new Error(`${contender}: the emulator did not start`);
   return {
-    url: match[1],
+    url,
     proc,
     stop: () =>
       new Promise((resolve) => {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { toFile } from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { startEmulator } from '../src/emulator/index.ts';
+import { DiskFileStore } from '../src/emulator/store/disk-file-store.ts';
 import { chatLines, emulatorWithClient, fetchJson, rejection, tempDir } from './helpers/emulator.ts';
 
 const md5 = (data: string | Buffer) => createHash('md5').update(data).digest('hex');
@@ -210,4 +211,71 @@ t.test('a pending upload and its parts survive a restart on the same state direc
   t.equal(done.status, 'completed');
   t.equal(await fetch(`${second.url}/v1/files/${done.file.id}/content`).then((r) => r.text()), text);
   t.same(await readdir(join(dir, 'upload-parts')), [], 'the parts are freed once the file exists');
+});
+
+t.test('with a state directory an upload becomes a file made of its parts, linked, not copied, and stays one across a restart', async (t) => {
+  const dir = await tempDir(t);
+  const text = chatLines(Array.from({ length: 30 }, (_, i) => `linked-${i}`));
+  const chunks = split(text, Math.ceil(Buffer.byteLength(text) / 3));
+  const first = await startEmulator({ stateDir: dir });
+  const client = new OpenAI({ baseURL: `${first.url}/v1`, apiKey: 'k', maxRetries: 0 });
+  const upload = await client.uploads.create({ bytes: Buffer.byteLength(text), filename: 'l.jsonl', mime_type: 'text/jsonl', purpose: 'batch' });
+  const parts = [];
+  for (const [i, chunk] of chunks.entries()) parts.push(await client.uploads.parts.create(upload.id, { data: await toFile(chunk, `p${i}`) }));
+  const partIds = parts.map((p) => p.id);
+
+  const wrong = await rejection(client.uploads.complete(upload.id, { part_ids: partIds, md5: md5('something else') }));
+  t.equal(wrong.error.code, 'md5_mismatch');
+  t.same((await readdir(join(dir, 'files'))).filter((name) => name.startsWith('file-')), [], 'a wrong md5 links nothing');
+
+  const done = await client.uploads.complete(upload.id, { part_ids: partIds, md5: md5(text) });
+  const fileId = done.file!.id;
+  const names = (await readdir(join(dir, 'files'))).filter((name) => name.startsWith(fileId)).sort();
+  t.same(names, [`${fileId}.body.0`, `${fileId}.body.1`, `${fileId}.body.2`, `${fileId}.json`], 'the parts, in order, are the body');
+  t.same(await readdir(join(dir, 'upload-parts')), [], "the parts' own names are gone");
+  t.equal(await (await client.files.content(fileId)).text(), text);
+  // Links left by a file whose metadata never got written (a crash between the two) are swept at the next start.
+  await writeFile(join(dir, 'files', 'file-halfway.body.0'), 'orphan');
+  await first.close();
+
+  const second = await startEmulator({ stateDir: dir });
+  t.teardown(() => second.close());
+  const again = new OpenAI({ baseURL: `${second.url}/v1`, apiKey: 'k', maxRetries: 0 });
+  t.equal(await (await again.files.content(fileId)).text(), text, 'read back whole after a restart');
+  t.notOk((await readdir(join(dir, 'files'))).includes('file-halfway.body.0'), 'orphan links are swept');
+  await again.files.delete(fileId);
+  t.same((await readdir(join(dir, 'files'))).filter((name) => name.startsWith(fileId)), [], 'deleting the file removes every segment');
+});
+
+t.test('where parts cannot be linked (another file system), the upload is copied into its file instead', async (t) => {
+  const dir = await tempDir(t);
+  const original = DiskFileStore.prototype.commitLinked;
+  DiskFileStore.prototype.commitLinked = async () => {
+    throw Object.assign(new Error('EXDEV: cross-device link not permitted'), { code: 'EXDEV' });
+  };
+  t.teardown(() => {
+    DiskFileStore.prototype.commitLinked = original;
+  });
+  const emulator = await startEmulator({ stateDir: dir });
+  t.teardown(() => emulator.close());
+  const client = new OpenAI({ baseURL: `${emulator.url}/v1`, apiKey: 'k', maxRetries: 0 });
+  const text = chatLines(['copied-1', 'copied-2']);
+  const upload = await client.uploads.create({ bytes: Buffer.byteLength(text), filename: 'c.jsonl', mime_type: 'text/jsonl', purpose: 'batch' });
+  const parts = [];
+  for (const [i, chunk] of split(text, 40).entries()) parts.push(await client.uploads.parts.create(upload.id, { data: await toFile(chunk, `p${i}`) }));
+  const done = await client.uploads.complete(upload.id, { part_ids: parts.map((p) => p.id), md5: md5(text) });
+  t.ok((await readdir(join(dir, 'files'))).includes(`${done.file!.id}.body`), 'one body, written whole');
+  t.equal(await (await client.files.content(done.file!.id)).text(), text);
+});
+
+t.test('a linked file whose segments cannot all be linked leaves nothing behind', async (t) => {
+  const dir = await tempDir(t);
+  const store = await DiskFileStore.open(dir);
+  const existing = join(dir, 'source.part');
+  await writeFile(existing, 'abc');
+  const meta = { filename: 'x.jsonl', purpose: 'batch' };
+  await t.rejects(store.commitLinked(meta, [existing, join(dir, 'missing.part')], 6), { code: 'ENOENT' });
+  t.same((await readdir(dir)).sort(), ['source.part'], 'the first link is undone');
+  await t.rejects(store.commitLinked(meta, [], 0), TypeError);
+  t.same(store.list(), []);
 });

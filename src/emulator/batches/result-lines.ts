@@ -47,7 +47,7 @@ export class ResultLines {
     return JSON.stringify(renderAnswer(plan, this.ctx, lineIdsOf(this.ctx.batchId, plan.customId)));
   }
 
-  /** A file of these lines in the given order, one per index, each ending in `\n`. */
+  /** A file of these lines in the given order, one per index, each ending in `\n`, with its size summed up front. */
   body(indices: Uint32Array): GeneratedBody {
     let bytes = indices.length;
     for (const i of indices) bytes += this.templatedLine(i) ? (this.template as AnswerTemplate).byteLength(this.plans[i]) : Buffer.byteLength(this.genericLine(i));
@@ -55,11 +55,11 @@ export class ResultLines {
   }
 
   /**
-   * Lines written straight into chunks of up to 64 KB, rendered only as the
-   * reader pulls them: a templated line byte by byte, any other encoded where
-   * it lands (joining lines into one string first cost several times more).
+   * The same lines as chunks of up to 64 KB, rendered only as the reader
+   * pulls them: a templated line byte by byte, any other encoded where it
+   * lands (joining lines into one string first cost several times more).
    */
-  private *chunks(indices: Uint32Array): Generator<Buffer> {
+  *chunks(indices: Uint32Array): Generator<Buffer> {
     const key: [number, number] = [0, 0];
     let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     let used = 0;

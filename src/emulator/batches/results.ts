@@ -3,8 +3,9 @@
  * and error files it writes when it stops, in shuffled order as the service's
  * files come.
  */
+import { AbortError } from '../../errors.ts';
 import type { BatchEndpoint, BatchUsage } from '../../types.ts';
-import { checkedChunks, type FileStore, type GeneratedBody } from '../store/file-store.ts';
+import type { FileStore } from '../store/file-store.ts';
 import { emptyUsage } from './state.ts';
 import { hash32, shuffleInPlace } from '../../core/seeded-random.ts';
 import type { RenderContext, RequestPlan } from '../answers/request-plan.ts';
@@ -94,11 +95,10 @@ export async function writeResultFiles(options: WriteResultsOptions): Promise<{ 
   const write = async (indices: Uint32Array, kind: 'output' | 'error'): Promise<string | null> => {
     if (indices.length === 0) return null;
     const meta = { filename: `${options.batchId}_${kind}.jsonl`, purpose: 'batch_output', expiresAfterSeconds: options.outputExpiresAfterSeconds };
-    const body = lines.body(indices);
     const file =
       kind === 'output' && !lines.templated
-        ? await options.store.create(meta, once(body, options.signal))
-        : await options.store.createGenerated(meta, body, options.signal);
+        ? await options.store.create(meta, once(lines.chunks(indices), options.signal))
+        : await options.store.createGenerated(meta, lines.body(indices), options.signal);
     return file.id;
   };
   const outputFileId = await write(outputIndices, 'output');
@@ -106,7 +106,10 @@ export async function writeResultFiles(options: WriteResultsOptions): Promise<{ 
   return { outputFileId, errorFileId };
 }
 
-/** A generated body rendered once, as a stream of chunks for a store to keep. */
-async function* once(body: GeneratedBody, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-  yield* checkedChunks(body, signal);
+/** Lines rendered once, as a stream of chunks for a store to keep; stops at an abort. */
+async function* once(chunks: Iterable<Buffer>, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  for (const chunk of chunks) {
+    if (signal?.aborted) throw new AbortError('writing a result file was aborted');
+    yield chunk;
+  }
 }

@@ -5,7 +5,6 @@
  * the state directory), so they survive a restart but never show in
  * /v1/files; the assembled file streams from the parts into the file store.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EmulatorClock } from '../clock.ts';
@@ -15,6 +14,7 @@ import { readJsonRecord, writeJsonAtomic } from '../../io/atomic-write.ts';
 import { DiskFileStore } from './disk-file-store.ts';
 import { newId, type EmulatorFileStore } from './file-store.ts';
 import { limitBytes } from './limit-bytes.ts';
+import { assembleFile } from './upload-assembly.ts';
 import { MemoryFileStore } from './memory-file-store.ts';
 import { parseCompleteParams, parseUploadParams } from './upload-params.ts';
 
@@ -171,14 +171,8 @@ export class UploadStore {
     }
     record.busy = true;
     try {
-      const file = await this.files.create(
-        {
-          filename: record.upload.filename,
-          purpose: record.upload.purpose,
-          expiresAfterSeconds: record.fileTtlSeconds,
-        },
-        this.assemble(chosen, md5),
-      );
+      const meta = { filename: record.upload.filename, purpose: record.upload.purpose, expiresAfterSeconds: record.fileTtlSeconds };
+      const file = await assembleFile(this.files, this.parts, chosen.map((part) => part.blobId), { md5, meta, bytes: total });
       record.upload.status = 'completed';
       record.upload.file = file;
       await this.releaseParts(record);
@@ -195,21 +189,6 @@ export class UploadStore {
     await this.releaseParts(record);
     await this.save(record);
     return { ...record.upload };
-  }
-
-  /** Streams the parts in order; throws after the last byte when the md5 differs, so the file store keeps nothing. */
-  private async *assemble(parts: PartRecord[], md5: string | undefined): AsyncGenerator<Buffer> {
-    const hash = createHash('md5');
-    for (const part of parts) {
-      for await (const chunk of this.parts.read(part.blobId) as AsyncIterable<Buffer>) {
-        hash.update(chunk);
-        yield chunk;
-      }
-    }
-    const actual = hash.digest('hex');
-    if (md5 !== undefined && md5.toLowerCase() !== actual) {
-      throw badRequest(`The md5 checksum ${md5} does not match the uploaded bytes (${actual}).`, 'md5', 'md5_mismatch');
-    }
   }
 
   private record(id: string): UploadRecord {
