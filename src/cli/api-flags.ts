@@ -7,8 +7,9 @@
 import { once } from 'node:events';
 import { invalidOption, OptionError } from '../errors.ts';
 import { ApiClient } from '../openai/client.ts';
-import type { CommandIO, FlagSpec } from './command.ts';
-import { intFlag } from './flags.ts';
+import type { CommandIO, FlagSpec, FlagSpecs } from './command.ts';
+import { intFlag, parseCommandArgs } from './flags.ts';
+import { checkDirectory } from './paths.ts';
 
 export const API_FLAGS = {
   'base-url': {
@@ -46,6 +47,24 @@ export function apiClient(values: ApiFlagValues, io: CommandIO): ApiClient {
     onRetry: (event) =>
       void io.stderr.write(`batchline: ${event.operation}: ${event.error.code}, attempt ${event.attempt} failed; retrying in ${event.delayMs} ms\n`),
   });
+}
+
+/**
+ * The arguments of a command that takes either one batch id or
+ * `--state-dir DIR` (a whole run): `status`, `cancel`. Returns the state dir,
+ * checked to exist, or the batch id.
+ */
+export async function batchOrRun<T extends FlagSpecs>(
+  name: string,
+  args: string[],
+  flags: T,
+): Promise<{ values: ReturnType<typeof parseCommandArgs<T>>['values']; stateDir: string } | { values: ReturnType<typeof parseCommandArgs<T>>['values']; batchId: string }> {
+  const forRun = args.some((arg) => arg === '--state-dir' || arg.startsWith('--state-dir='));
+  const { values, positionals } = parseCommandArgs(name, args, flags, forRun ? { min: 0, max: 0, what: 'no batch id with --state-dir' } : { min: 1, max: 1, what: 'one batch id' });
+  const stateDir = (values as { 'state-dir'?: string })['state-dir'];
+  if (stateDir === undefined) return { values, batchId: positionals[0] };
+  await checkDirectory(stateDir, '--state-dir', { mustExist: true });
+  return { values, stateDir };
 }
 
 /** `--metadata k=v` pairs as an object; the API's limits are checked where the batch is made. */

@@ -7,7 +7,7 @@
  * (begun, not finished) and what is still to do. Pure: no I/O.
  */
 import { IoError } from '../errors.ts';
-import type { BatchEndpoint, BatchErrorItem, BatchStatus, BatchUsage } from '../types.ts';
+import type { BatchErrorItem, BatchStatus, BatchUsage, ShardDescriptor } from '../types.ts';
 
 /** The options that decide what a run sends; a resumed run must have the same. */
 export interface RunHeader {
@@ -24,26 +24,20 @@ export interface RunHeader {
   local: boolean;
 }
 
-/** One batch's worth of requests: a shard of the input (attempt 1) or a follow-up retrying some of them. */
-export interface UnitSpec {
-  /** Unique within the run; tags the batch (`batchline_shard`). Shards count from 0, follow-ups from FOLLOW_UP_BASE. */
-  index: number;
+/**
+ * One batch's worth of requests: a shard of the input (attempt 1) or a
+ * follow-up retrying some of them. Its file is described as the sharder
+ * describes a shard, with `path` relative to the state dir; `index` is unique
+ * within the run and tags the batch (`batchline_shard`): shards count from 0,
+ * follow-ups from FOLLOW_UP_BASE.
+ */
+export interface UnitSpec extends Omit<ShardDescriptor, 'tokens'> {
   /** The shard the requests came from. */
   origin: number;
   attempt: number;
   /** The unit this one retries; null for a shard. */
   parent: number | null;
-  /** Relative to the state dir. */
-  path: string;
-  bytes: number;
-  requests: number;
-  endpoint: BatchEndpoint;
-  model: string;
-  firstLine: number;
-  lastLine: number;
-  sha256: string;
-  md5: string;
-  /** Estimated input tokens of its requests. */
+  /** Estimated input tokens of its requests (0 when the run does not count them). */
   tokens: number;
   /** A file already on the API holding exactly these requests (a resubmission after a token-limit failure). */
   fileId?: string | undefined;

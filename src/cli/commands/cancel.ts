@@ -2,9 +2,7 @@
 import { cancelBatch } from '../../openai/batches.ts';
 import { cancelRun } from '../../run/control.ts';
 import type { Command } from '../command.ts';
-import { parseCommandArgs } from '../flags.ts';
-import { checkDirectory } from '../paths.ts';
-import { API_FLAGS, apiClient, writeJson } from '../api-flags.ts';
+import { API_FLAGS, apiClient, batchOrRun, writeJson } from '../api-flags.ts';
 
 const flags = {
   'state-dir': { type: 'string', value: 'DIR', help: "a run's state dir (batchline run): cancel every live batch of the run, and send no more" },
@@ -22,16 +20,14 @@ export const cancelCommand: Command = {
   flags,
   notes: 'Exit 1 with BATCH_NOT_CANCELLABLE when the batch already ended completed, failed or expired.',
   async run(args, io) {
-    const stateDir = args.some((arg) => arg === '--state-dir' || arg.startsWith('--state-dir='));
-    const { values, positionals } = parseCommandArgs('cancel', args, flags, stateDir ? { min: 0, max: 0, what: 'no batch id with --state-dir' } : { min: 1, max: 1, what: 'one batch id' });
-    if (values['state-dir'] !== undefined) {
-      await checkDirectory(values['state-dir'], '--state-dir', { mustExist: true });
+    const target = await batchOrRun('cancel', args, flags);
+    if ('stateDir' in target) {
       // A stopped remote run needs the API to reach its batches; a live or local one does not.
-      const client = io.env.OPENAI_API_KEY ? apiClient(values, io) : undefined;
-      await writeJson(io, await cancelRun(values['state-dir'], { client, signal: io.signal }));
+      const client = io.env.OPENAI_API_KEY ? apiClient(target.values, io) : undefined;
+      await writeJson(io, await cancelRun(target.stateDir, { client, signal: io.signal }));
       return 0;
     }
-    await writeJson(io, await cancelBatch(apiClient(values, io), positionals[0], { signal: io.signal }));
+    await writeJson(io, await cancelBatch(apiClient(target.values, io), target.batchId, { signal: io.signal }));
     return 0;
   },
 };

@@ -2,9 +2,7 @@
 import { retrieveBatch } from '../../openai/batches.ts';
 import { runStatus } from '../../run/control.ts';
 import type { Command } from '../command.ts';
-import { parseCommandArgs } from '../flags.ts';
-import { checkDirectory } from '../paths.ts';
-import { API_FLAGS, apiClient, writeJson } from '../api-flags.ts';
+import { API_FLAGS, apiClient, batchOrRun, writeJson } from '../api-flags.ts';
 import { statusLine } from '../run-report.ts';
 
 const flags = {
@@ -21,16 +19,14 @@ export const statusCommand: Command = {
   flags,
   notes: 'Absent output or error file ids are printed as null (the API may send "").',
   async run(args, io) {
-    const stateDir = args.some((arg) => arg === '--state-dir' || arg.startsWith('--state-dir='));
-    const { values, positionals } = parseCommandArgs('status', args, flags, stateDir ? { min: 0, max: 0, what: 'no batch id with --state-dir' } : { min: 1, max: 1, what: 'one batch id' });
-    if (values['state-dir'] !== undefined) {
-      await checkDirectory(values['state-dir'], '--state-dir', { mustExist: true });
-      const status = await runStatus(values['state-dir']);
+    const target = await batchOrRun('status', args, flags);
+    if ('stateDir' in target) {
+      const status = await runStatus(target.stateDir);
       io.stderr.write(statusLine(status));
       await writeJson(io, status);
       return 0;
     }
-    await writeJson(io, await retrieveBatch(apiClient(values, io), positionals[0], { signal: io.signal }));
+    await writeJson(io, await retrieveBatch(apiClient(target.values, io), target.batchId, { signal: io.signal }));
     return 0;
   },
 };

@@ -97,6 +97,30 @@ function hasBackslash(bytes: Buffer, start: number, end: number): boolean {
  * the object) and `key` occurs once — string escapes and number formats are
  * not checked.
  */
+/** Where a member's key lies and where its value starts; one scratch record, as the scans run on every line. */
+const member = { keyStart: 0, keyEnd: 0, value: 0 };
+
+/**
+ * Reads the member key opening at `i` (a quote) and its colon into `member`;
+ * false when it is not plainly a key (an escaped key could spell a name
+ * differently; that is left to JSON.parse).
+ */
+function memberAt(bytes: Buffer, i: number): boolean {
+  if (bytes[i] !== QUOTE) return false;
+  const keyEnd = closingQuote(bytes, i);
+  if (keyEnd === -1 || hasBackslash(bytes, i + 1, keyEnd)) return false;
+  const colon = skipSpace(bytes, keyEnd + 1);
+  if (bytes[colon] !== COLON) return false;
+  member.keyStart = i + 1;
+  member.keyEnd = keyEnd;
+  member.value = skipSpace(bytes, colon + 1);
+  return true;
+}
+
+function keyIs(bytes: Buffer, key: Buffer): boolean {
+  return member.keyEnd - member.keyStart === key.length && bytes.compare(key, 0, key.length, member.keyStart, member.keyEnd) === 0;
+}
+
 export function findTopLevelString(bytes: Buffer, key: Buffer, wholeLine = false): StringSpan | null {
   let found: StringSpan | null = null;
   let i = skipSpace(bytes, 0);
@@ -104,16 +128,9 @@ export function findTopLevelString(bytes: Buffer, key: Buffer, wholeLine = false
   i = skipSpace(bytes, i + 1);
   if (bytes[i] === CLOSE_BRACE) return null;
   while (i < bytes.length) {
-    if (bytes[i] !== QUOTE) return null;
-    const keyEnd = closingQuote(bytes, i);
-    if (keyEnd === -1) return null;
-    const keyStart = i + 1;
-    // An escaped key could spell `key` differently; leave that to JSON.parse.
-    if (hasBackslash(bytes, keyStart, keyEnd)) return null;
-    const matches = keyEnd - keyStart === key.length && bytes.compare(key, 0, key.length, keyStart, keyEnd) === 0;
-    i = skipSpace(bytes, keyEnd + 1);
-    if (bytes[i] !== COLON) return null;
-    i = skipSpace(bytes, i + 1);
+    if (!memberAt(bytes, i)) return null;
+    const matches = keyIs(bytes, key);
+    i = member.value;
     // JSON.parse keeps the last of repeated keys, and so do the validator and the Batch API: a second
     // `key` leaves the answer to it, or the joiner would index a request under another id than it has.
     if (matches && found) return null;
@@ -154,15 +171,9 @@ export function findTopLevelValues(bytes: Buffer, keys: readonly Buffer[]): Arra
   i = skipSpace(bytes, i + 1);
   if (bytes[i] === CLOSE_BRACE) return skipSpace(bytes, i + 1) === bytes.length ? spans : null;
   while (i < bytes.length) {
-    if (bytes[i] !== QUOTE) return null;
-    const keyEnd = closingQuote(bytes, i);
-    if (keyEnd === -1) return null;
-    const keyStart = i + 1;
-    if (hasBackslash(bytes, keyStart, keyEnd)) return null;
-    const k = keys.findIndex((key) => keyEnd - keyStart === key.length && bytes.compare(key, 0, key.length, keyStart, keyEnd) === 0);
-    i = skipSpace(bytes, keyEnd + 1);
-    if (bytes[i] !== COLON) return null;
-    i = skipSpace(bytes, i + 1);
+    if (!memberAt(bytes, i)) return null;
+    const k = keys.findIndex((key) => keyIs(bytes, key));
+    i = member.value;
     const start = i;
     i = skipValue(bytes, i);
     if (i === -1) return null;
