@@ -119,3 +119,34 @@ t.test('batchline run killed with -9 mid-run resumes with the same command to th
   t.same(results.map((r) => r.custom_id), ids(400));
   t.ok(results.every((r) => r.status === 'succeeded'));
 });
+
+t.test('Ctrl-C stops batchline run with 130 and leaves it resumable; the same command finishes it', async (t) => {
+  const dir = await tempDir(t, 'batchline-cli-run-');
+  const input = await inputFile(dir, 200);
+  const out = join(dir, 'results.jsonl');
+  const state = join(dir, 'state');
+  const args = [CLI_ENTRY, 'run', input, '--local', '-o', out, '--state-dir', state, '--max-requests', '50'];
+  const stopped = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const watch = setInterval(async () => {
+      const journal = await readFile(join(state, 'journal.jsonl'), 'utf8').catch(() => '');
+      if (journal.includes('"kind":"submitted"')) {
+        clearInterval(watch);
+        child.kill('SIGINT');
+      }
+    }, 10);
+    child.on('close', (code) => {
+      clearInterval(watch);
+      resolve({ code, stderr });
+    });
+  });
+  t.equal(stopped.code, 130, stopped.stderr);
+  t.match(stopped.stderr, /stopped; the run is resumable: batchline run /);
+  await t.rejects(readFile(join(state, 'lock')), 'the lock is released');
+  const finished = await cli(['run', input, '--local', '-o', out, '--state-dir', state, '--max-requests', '50']);
+  t.equal(finished.code, 0, finished.stderr);
+  t.match(finished.stderr, /resuming the run in/);
+  t.same(jsonLines(await readFile(out, 'utf8')).map((r) => r.custom_id), ids(200));
+});
