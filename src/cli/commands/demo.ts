@@ -84,6 +84,8 @@ export async function runDemo(
       maxRequests: options.maxRequests,
       // One try more than the default: the expired and the token-limited batches spend one each.
       maxAttempts: 4,
+      // Enqueued tokens per model kept under a limit, as an account's are: about four batches of a model at once.
+      tokenLimit: 100_000,
       tokenLimitRetryMs: 200,
       poll: { initialDelayMs: 100, maxDelayMs: 500, maxRequestsPerSecond: 50 },
       onProgress: (progress) => display.update(progress),
