@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../src/emulator/index.ts';
@@ -96,6 +96,8 @@ t.test('a run killed with -9 at any phase resumes to the same results, with one 
         perUnit.set(unit, (perUnit.get(unit) ?? 0) + 1);
       }
       t.equal(perUnit.size, summary.batches.length, 'every unit has its batch');
+      t.same((await readdir(state)).filter((name) => name.startsWith('batchline-join-')), [], 'no join temp dir left behind');
+      t.same((await readdir(dir)).filter((name) => name.includes('.partial-')), [], 'no half-written output left behind');
       t.same([...perUnit.values()].filter((count) => count > 1), [], 'no unit has two batches');
     });
   }

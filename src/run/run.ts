@@ -9,8 +9,8 @@
  * result per request, in input order, newest try first, to the sink.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortError, abortMessage, BatchlineError, IoError } from '../errors.ts';
@@ -45,6 +45,23 @@ import { dryRun, type DryRunSummary } from './dry-run.ts';
 const CANCEL_CHECK_MS = 500;
 
 export type { RunSummary } from './summary.ts';
+
+/**
+ * What a process killed mid-join leaves, removed before the run goes on (the
+ * lock is held, so nothing else writes them): the join's temp directories in
+ * the state dir, and the sink's half-written `<output>.partial-<hex>` files.
+ */
+async function clearLeftovers(stateDir: string, output: string | undefined): Promise<void> {
+  const remove = async (dir: string, name: RegExp) => {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => name.test(n)).map((n) => rm(join(dir, n), { recursive: true, force: true })));
+  };
+  await remove(stateDir, /^batchline-join-/);
+  if (output !== undefined) {
+    const escaped = basename(output).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await remove(dirname(resolve(output)), new RegExp(`^${escaped}\\.partial-[0-9a-f]{8}$`));
+  }
+}
 
 async function drain(results: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of results) void _;
@@ -92,6 +109,7 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       await store.begin(header);
     }
     const state = foldRunSteps(loaded.steps);
+    if (resumed) await clearLeftovers(o.stateDir, typeof o.output === 'string' ? o.output : undefined);
     options.onStart?.({ runId: header.runId, stateDir: o.stateDir, resumed });
     const log = options.onLog ?? (() => undefined);
     log(resumed ? `run ${header.runId} resumes after ${state.steps} recorded steps` : `run ${header.runId} begins`);
