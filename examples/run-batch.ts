@@ -1,6 +1,6 @@
 // The whole trip in one call: requests in, one result per request out in input order. Against the
-// embedded emulator here (`local`), with 5 % of requests failing for a while so that follow-up
-// batches heal them; against the real API, drop `local` and let OPENAI_API_KEY name the account.
+// embedded emulator here (`local`), with 5 % of requests failing in each batch (a 500) so that
+// follow-up batches heal them; against the real API, drop `local` and let OPENAI_API_KEY name the account.
 // Run it again after a stop (Ctrl-C, kill -9): it resumes from the state dir.
 // usage: node examples/run-batch.ts requests.jsonl results.jsonl [state-dir]
 import { runBatch } from 'batchline';
@@ -12,6 +12,7 @@ const summary = await runBatch({
   stateDir,
   local: { batchDurationMs: 200, transientErrorRate: 0.05, seed: 3 },
   maxRequests: 100,
+  maxAttempts: 6, // 0.05⁶ per request: every 500 heals
   poll: { initialDelayMs: 50, maxDelayMs: 200 },
   onProgress: (p) => p.phase === 'done' && console.error(`run ${p.runId}: ${p.requestCounts.completed} requests completed`),
 });

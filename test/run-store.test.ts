@@ -101,6 +101,10 @@ t.test('the lock: one live holder; a dead holder’s lock is taken over; another
   await taken.release();
   await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 1, host: 'elsewhere.example', startedAt: 0 }));
   t.match(await rejection(acquireRunLock(dir)), { code: 'RUN_LOCKED', message: /on host elsewhere\.example/ });
+  await writeFile(join(dir, 'lock'), JSON.stringify({ pid: process.pid, host: hostname(), startedAt: 0 }));
+  t.equal(await lockOwner(dir), null, 'our own pid in a lock we do not hold: an earlier process that had our pid');
+  const reused = await acquireRunLock(dir);
+  await reused.release();
   await writeFile(join(dir, 'lock'), 'half a lock');
   const overTorn = await acquireRunLock(dir);
   await overTorn.release();
@@ -110,6 +114,10 @@ t.test('the token scheduler: FIFO per model under the limit; a lone batch over i
   const scheduler = new TokenScheduler({ big: 100, '*': 50 });
   t.equal(scheduler.limitOf('big-2024-01-01'), 100, 'a dated snapshot has its base name’s limit');
   t.equal(scheduler.limitOf('other'), 50);
+  t.equal(scheduler.limitOf('big-mini'), 50, 'another model whose name begins the same is not the same model');
+  const snapshot = await scheduler.acquire('big-2024-01-01', 1);
+  t.equal(scheduler.inFlight('big'), 1, 'a snapshot counts in its base model’s queue');
+  snapshot();
   t.equal(new TokenScheduler(undefined).limitOf('x'), Infinity);
   t.equal(new TokenScheduler(7).limitOf('x'), 7);
   const first = await scheduler.acquire('big', 60);

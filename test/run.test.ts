@@ -197,7 +197,7 @@ t.test('a changed input, changed options and a second live process are refused; 
   await writeFile(input, inputText(51));
   t.match(await rejection(runBatch({ input, stateDir: state, client, poll: FAST_POLL })), { code: 'RUN_INPUT_CHANGED' });
 
-  await writeFile(join(state, 'lock'), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), startedAt: Date.now() }));
+  await writeFile(join(state, 'lock'), JSON.stringify({ pid: process.ppid, host: (await import('node:os')).hostname(), startedAt: Date.now() }));
   t.match(await rejection(runBatch({ input, stateDir: state, client, poll: FAST_POLL })), { code: 'RUN_LOCKED' });
   await writeFile(join(state, 'lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), startedAt: 0 }));
   t.match(await rejection(runBatch({ input, stateDir: state, client, poll: FAST_POLL })), { code: 'RUN_INPUT_CHANGED' }, 'a dead owner’s lock is taken over');
@@ -234,6 +234,36 @@ t.test('cancelRun stops a run: live batches cancelled, nothing healed, unfinishe
   t.equal(summary.cancelled, true);
   t.equal(summary.followUps, 0, 'a cancelled run heals nothing');
   t.ok(summary.counts.cancelled > 0);
+  t.equal(summary.counts.missing, 0);
+});
+
+t.test('a follow-up cancelled before it went out leaves its parent\'s answers standing, nothing missing', async (t) => {
+  const { dir, input, client, emulator } = await setup(t, { batchDurationMs: 20, batchFaults: [{ batch: 1, kind: 'token_limit_exceeded' }] }, 30);
+  const state = join(dir, 'state');
+  const out = join(dir, 'out.jsonl');
+  let asked = false;
+  // Once the batch has failed on the token limit its resubmission waits; the run is cancelled meanwhile.
+  const watch = setInterval(() => {
+    if (asked || !emulator.batches.list({ limit: 10 }).data.some((b) => b.status === 'failed')) return;
+    asked = true;
+    void cancelRun(state, { client });
+  }, 5);
+  t.teardown(() => clearInterval(watch));
+  const summary = await runBatch({ input, output: out, stateDir: state, client, maxRequests: 100, tokenLimitRetryMs: 1500, poll: FAST_POLL });
+  clearInterval(watch);
+  t.ok(asked, 'the cancel came while the resubmission waited');
+  t.equal(summary.cancelled, true);
+  const made = emulator.batches.list({ limit: 100 }).data;
+  t.equal(made.length, 3, 'one batch a model; the resubmission never went out');
+  const failed = made.find((b) => b.status === 'failed');
+  const results = await lines(out);
+  inOrder(t, results, 30);
+  const limited = results.filter((r) => r.status === 'failed');
+  const modelOf = (i: number) => (i % 4 === 0 ? 'text-embedding-3-small' : i % 4 === 1 ? 'gpt-4.1-mini' : 'gpt-4o-mini');
+  const ofModel = Array.from({ length: 30 }, (_, i) => `r${i + 1}`).filter((_, i) => modelOf(i + 1) === failed?.model);
+  t.same(limited.map((r) => r.custom_id), ofModel, 'each request of the failed batch keeps the answer it had');
+  t.ok(limited.length > 0 && limited.every((r) => r.error?.code === 'token_limit_exceeded'));
+  t.equal(summary.counts.succeeded, 30 - limited.length, 'the other batches completed');
   t.equal(summary.counts.missing, 0);
 });
 

@@ -28,6 +28,11 @@ function signalOnce(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** `gpt-4o-2024-08-06` → `gpt-4o`, `gpt-4-0613` → `gpt-4`: a dated snapshot's base name; other names as they are. */
+export function baseModel(model: string): string {
+  return model.replace(/-(?:\d{4}-\d{2}-\d{2}|\d{4})$/, '');
+}
+
 export type TokenLimits = number | Readonly<Record<string, number>> | undefined;
 
 export class TokenScheduler {
@@ -38,25 +43,26 @@ export class TokenScheduler {
     this.#limits = limits;
   }
 
-  /** The limit for a model: a number for every model, or per model (a dated snapshot matches its base name). */
+  /** The limit for a model: a number for every model, or per model (a dated snapshot has its base name's; `*` for the rest). */
   limitOf(model: string): number {
     const limits = this.#limits;
     if (limits === undefined) return Number.POSITIVE_INFINITY;
     if (typeof limits === 'number') return limits;
-    let best: string | undefined;
-    for (const name of Object.keys(limits)) if ((model === name || model.startsWith(`${name}-`)) && (best === undefined || name.length > best.length)) best = name;
-    return best === undefined ? (limits['*'] ?? Number.POSITIVE_INFINITY) : limits[best];
+    const base = baseModel(model);
+    return limits[model] ?? limits[base] ?? limits['*'] ?? Number.POSITIVE_INFINITY;
   }
 
+  /** One queue per model, a dated snapshot sharing its base name's: the account's limit counts them together. */
   #queue(model: string): ModelQueue {
-    let queue = this.#models.get(model);
-    if (!queue) this.#models.set(model, (queue = { inFlight: 0, running: 0, waiting: [], ended: signalOnce() }));
+    const key = baseModel(model);
+    let queue = this.#models.get(key);
+    if (!queue) this.#models.set(key, (queue = { inFlight: 0, running: 0, waiting: [], ended: signalOnce() }));
     return queue;
   }
 
   /** Tokens of `model` enqueued now. */
   inFlight(model: string): number {
-    return this.#models.get(model)?.inFlight ?? 0;
+    return this.#models.get(baseModel(model))?.inFlight ?? 0;
   }
 
   /**

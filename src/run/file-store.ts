@@ -17,6 +17,7 @@ import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IoError } from '../errors.ts';
 import { readJsonRecord, writeJsonAtomic } from '../io/atomic-write.ts';
+import { writeAll } from '../io/write-all.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import type { RunHeader, RunStep } from '../core/run-state.ts';
 import type { RunStore } from './store.ts';
@@ -138,7 +139,8 @@ export class FileRunStore implements RunStore {
         this.#queued = [];
         try {
           this.#handle ??= await open(this.#journalPath, 'a');
-          await this.#handle.write(group.map((entry) => entry.line).join(''));
+          // Every byte, or a failure: a short write acknowledged as durable would lose the step on reload.
+          await writeAll(this.#handle, [Buffer.from(group.map((entry) => entry.line).join(''), 'utf8')]);
           await this.#handle.sync();
         } catch (err) {
           // Whatever was written after a failure cannot be trusted to be whole: no step is taken after it.

@@ -51,9 +51,25 @@ export class SettledUnits {
 
   /** The final result lines of every unit pushed, as chunks of whole lines, until close(). */
   async *lines(dir: string, state: RunState, signal: AbortSignal): AsyncGenerator<Buffer> {
+    const filesOf = (unit: UnitState) => [unit.files?.output, unit.files?.error, unit.files?.failed].flatMap((path) => (path ? [join(dir, path)] : []));
+    const idsIn = async (unit: UnitState) => {
+      const ids = new Set<string>();
+      for await (const bytes of fileLines(join(dir, unit.spec.path), signal)) {
+        const id = customIdOf(bytes, true);
+        if (id) ids.add(customIdText(id));
+      }
+      return ids;
+    };
     for (let unit = await this.#next(signal); unit !== null; unit = await this.#next(signal)) {
-      const files = [unit.files?.output, unit.files?.error, unit.files?.failed].flatMap((path) => (path ? [join(dir, path)] : []));
-      if (files.length === 0) continue;
+      const files = filesOf(unit);
+      if (files.length === 0) {
+        // A follow-up that never ran (the run was cancelled first): the answers its parent had stand.
+        const parent = unit.spec.parent === null ? undefined : state.units.get(unit.spec.parent);
+        if (!parent) continue;
+        const own = await idsIn(unit);
+        for (const path of filesOf(parent)) yield* keptLines(path, own, true, signal);
+        continue;
+      }
       const followUp = unit.followUp === null ? undefined : state.units.get(unit.followUp);
       if (!followUp) {
         for (const path of files) yield* wholeFile(path, signal);
@@ -61,12 +77,8 @@ export class SettledUnits {
       }
       // A resubmission of the same file (a token-limit failure) carries every request again.
       if (followUp.spec.fileId !== undefined && followUp.spec.fileId === unit.fileId) continue;
-      const retried = new Set<string>();
-      for await (const bytes of fileLines(join(dir, followUp.spec.path), signal)) {
-        const id = customIdOf(bytes, true);
-        if (id) retried.add(customIdText(id));
-      }
-      for (const path of files) yield* keptLines(path, retried, signal);
+      const retried = await idsIn(followUp);
+      for (const path of files) yield* keptLines(path, retried, false, signal);
     }
   }
 }
@@ -89,13 +101,13 @@ async function* wholeFile(path: string, signal: AbortSignal): AsyncGenerator<Buf
   if (last !== 10) yield NEWLINE;
 }
 
-/** The lines of a file whose custom_id is not in `left`, gathered into chunks. */
-async function* keptLines(path: string, left: ReadonlySet<string>, signal: AbortSignal): AsyncGenerator<Buffer> {
+/** The lines of a file whose custom_id is in `ids` (`inside`) or not in it, gathered into chunks. */
+async function* keptLines(path: string, ids: ReadonlySet<string>, inside: boolean, signal: AbortSignal): AsyncGenerator<Buffer> {
   const out = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let size = 0;
   for await (const bytes of fileLines(path, signal)) {
     const id = customIdOf(bytes, true);
-    if (id && left.has(customIdText(id))) continue;
+    if (id !== null && ids.has(customIdText(id)) !== inside) continue;
     if (size + bytes.length + 1 > out.length && size > 0) {
       yield out.subarray(0, size);
       size = 0;

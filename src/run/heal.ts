@@ -13,6 +13,7 @@ import { IoError } from '../errors.ts';
 import { customIdOf, customIdText } from '../core/join/custom-id.ts';
 import { isPlainSuccess, parseResultLine, resultStatus } from '../core/join/result-line.ts';
 import { readLineChunks } from '../io/file-reader.ts';
+import { writeAll } from '../io/write-all.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import type { BatchRequest, ResultStatus } from '../types.ts';
 
@@ -85,7 +86,7 @@ class DigestFile {
     this.#pending = [];
     this.#pendingBytes = 0;
     try {
-      await this.handle.write(data);
+      await writeAll(this.handle, [data]);
     } catch (err) {
       throw ioFailure('IO_FAILED', this.path, err);
     }

@@ -14,6 +14,9 @@ import { systemCode, systemReason } from '../io/system-error.ts';
 
 export const LOCK_FILE = 'lock';
 
+/** The locks this process holds: a lock naming our own pid that is not here was left by an earlier process that had it (a restarted container). */
+const held = new Set<string>();
+
 interface LockOwner {
   pid: number;
   host: string;
@@ -49,6 +52,7 @@ export async function lockOwner(dir: string): Promise<LockOwner | null> {
   const owner = await readOwner(join(dir, LOCK_FILE));
   if (!owner) return null;
   if (owner.host !== hostname()) return owner;
+  if (owner.pid === process.pid) return held.has(join(dir, LOCK_FILE)) ? owner : null;
   return isAlive(owner.pid) ? owner : null;
 }
 
@@ -64,8 +68,10 @@ export async function acquireRunLock(dir: string): Promise<RunLock> {
       } finally {
         await handle.close();
       }
+      held.add(path);
       return {
         async release() {
+          held.delete(path);
           const owner = await readOwner(path);
           if (owner?.pid === me.pid && owner.host === me.host) await rm(path, { force: true });
         },
@@ -79,7 +85,8 @@ export async function acquireRunLock(dir: string): Promise<RunLock> {
     if (owner && owner.host !== me.host) {
       throw new BatchlineError('RUN_LOCKED', `the run in ${dir} is locked by process ${owner.pid} on host ${owner.host}; if it is gone, remove ${path}`);
     }
-    if (owner && isAlive(owner.pid)) {
+    const ours = owner?.pid === process.pid && held.has(path);
+    if (owner && (ours || (owner.pid !== process.pid && isAlive(owner.pid)))) {
       throw new BatchlineError('RUN_LOCKED', `the run in ${dir} is in progress in process ${owner.pid}; wait for it, or stop it and run again to resume`);
     }
     // Stale: moved aside under a name of its own, so two processes taking it over cannot both remove a fresh lock.

@@ -170,7 +170,9 @@ export function normalizeRunOptions(options: RunOptions): NormalizedRunOptions {
   }
   const maxBytes = options.maxBytes === undefined ? undefined : wholeNumberOption(options.maxBytes, 'maxBytes', 0, 1);
   const maxRequests = options.maxRequests === undefined ? undefined : wholeNumberOption(options.maxRequests, 'maxRequests', 0, 1);
-  const baseURL = options.baseURL ?? (options.client && !('sdk' in options.client) ? options.client.baseURL : undefined) ?? process.env.OPENAI_BASE_URL ?? null;
+  const client = options.client;
+  const clientBase = client === undefined ? undefined : 'sdk' in client ? client.sdk.baseURL : (client.baseURL ?? client.client?.baseURL);
+  const baseURL = options.baseURL ?? clientBase ?? process.env.OPENAI_BASE_URL ?? null;
   // The options that decide the batches: a resumed run must send what the first process would have.
   const settings: Record<string, unknown> = {
     input: normalizedInput.kind === 'file' ? normalizedInput.path : 'stream',
@@ -182,9 +184,9 @@ export function normalizeRunOptions(options: RunOptions): NormalizedRunOptions {
     api: local !== null ? 'local' : baseURL,
   };
   const fingerprint = hashOf(settings);
+  if (options.stateDir !== undefined && (typeof options.stateDir !== 'string' || options.stateDir.length === 0)) throw invalidOption('stateDir', 'stateDir must name a directory');
   const name = normalizedInput.kind === 'file' ? basename(normalizedInput.path).replace(/[^\w.-]+/g, '_').slice(0, 48) : 'stream';
   const stateDir = options.stateDir === undefined ? resolve(RUNS_DIR, `${name}-${fingerprint.slice(0, 12)}`) : resolve(options.stateDir);
-  if (options.stateDir !== undefined && (typeof options.stateDir !== 'string' || options.stateDir.length === 0)) throw invalidOption('stateDir', 'stateDir must name a directory');
   return {
     input: normalizedInput,
     build: options.build,

@@ -9,11 +9,12 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { BatchlineError, IoError, throwIfAborted } from '../errors.ts';
+import { BatchlineError, IoError, throwIfAborted, ValidationError } from '../errors.ts';
 import { toRequest, type RequestSpec } from '../core/request-rules.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import type { RequestSource } from '../streams/parse.ts';
 import { FileReader } from '../io/file-reader.ts';
+import { writeAll } from '../io/write-all.ts';
 
 export const SPOOL_FILE = 'input.jsonl';
 const WRITE_CHUNK_BYTES = 256 * 1024;
@@ -22,7 +23,18 @@ const WRITE_CHUNK_BYTES = 256 * 1024;
 async function* sourceBytes(source: RequestSource, build: RequestSpec<unknown> | undefined): AsyncGenerator<Buffer> {
   const items: AsyncIterable<unknown> | Iterable<unknown> = source instanceof Readable ? source : source;
   let row = 0;
-  for await (const item of items) {
+  const iterator = (Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]()) as AsyncIterator<unknown> | Iterator<unknown>;
+  for (;;) {
+    let next: IteratorResult<unknown>;
+    try {
+      next = await iterator.next();
+    } catch (err) {
+      // The source's own failure (a database cursor, a broken pipe): the input could not be read.
+      if (err instanceof BatchlineError) throw err;
+      throw new IoError('INPUT_UNREADABLE', `the input stream failed: ${systemReason(err)}`, { syscallCode: systemCode(err), cause: err });
+    }
+    if (next.done) break;
+    const item = next.value;
     if (Buffer.isBuffer(item)) yield item;
     else if (item instanceof Uint8Array) yield Buffer.from(item.buffer, item.byteOffset, item.byteLength);
     else if (typeof item === 'string') yield Buffer.from(item, 'utf8');
@@ -33,11 +45,16 @@ async function* sourceBytes(source: RequestSource, build: RequestSpec<unknown> |
         try {
           value = toRequest(item, build);
         } catch (err) {
-          throw new BatchlineError('INVALID_ROW', `build could not make a request from row ${row}: ${(err as Error).message}`, { line: row, cause: err });
+          throw new ValidationError('INVALID_ROW', `build could not make a request from row ${row}: ${(err as Error).message}`, { line: row, cause: err });
         }
       }
-      const text = JSON.stringify(value);
-      if (text === undefined) throw new BatchlineError('INVALID_ROW', `row ${row} cannot be written as JSON`, { line: row });
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(value);
+      } catch (err) {
+        throw new ValidationError('INVALID_ROW', `row ${row} cannot be written as JSON: ${(err as Error).message}`, { line: row, cause: err });
+      }
+      if (text === undefined) throw new ValidationError('INVALID_ROW', `row ${row} cannot be written as JSON`, { line: row });
       yield Buffer.from(`${text}\n`, 'utf8');
     }
   }
@@ -70,13 +87,13 @@ export async function spoolSource(
       pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes >= WRITE_CHUNK_BYTES) {
-        await handle.write(Buffer.concat(pending, pendingBytes));
+        await writeAll(handle, [Buffer.concat(pending, pendingBytes)]);
         pending = [];
         pendingBytes = 0;
       }
     }
     if (handle) {
-      if (pendingBytes > 0) await handle.write(Buffer.concat(pending, pendingBytes));
+      if (pendingBytes > 0) await writeAll(handle, [Buffer.concat(pending, pendingBytes)]);
       await handle.sync();
     }
   } catch (err) {
