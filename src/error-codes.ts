@@ -103,6 +103,7 @@ export const ERROR_CODES = {
   RUN_LOCKED: { class: 'BatchlineError', meaning: 'another live process runs from the same state directory' },
   RUN_OPTIONS_CHANGED: { class: 'BatchlineError', meaning: 'the state directory holds a run made with other options' },
   RUN_INPUT_CHANGED: { class: 'BatchlineError', meaning: 'the input differs (sha256) from the one the run in the state directory began with' },
+  RUN_NOT_FOUND: { class: 'IoError', meaning: 'the state directory holds no run (no run.json)' },
   RUN_STATE_CORRUPT: { class: 'IoError', meaning: "a run's state directory holds a broken journal or header" },
   RUN_STATE_WRITE_FAILED: { class: 'IoError', meaning: "a run's journal or state files cannot be written" },
   // The emulator

@@ -74,7 +74,7 @@ t.test('batchline run refuses bad flags and a missing key with coded errors', as
     [['run', input, '--max-attempts', '0', '--local'], /INVALID_OPTION: --max-attempts/],
     [['run', join(dir, 'missing.jsonl'), '--local'], /INPUT_UNREADABLE/],
     [['run', input], /MISSING_API_KEY/],
-    [['status', '--state-dir', join(dir, 'nope')], /NOT_A_DIRECTORY|INPUT_UNREADABLE/],
+    [['status', '--state-dir', join(dir, 'nope')], /NOT_A_DIRECTORY|RUN_NOT_FOUND/],
     [['status', 'batch_1', '--state-dir', dir], /INVALID_OPTION/],
   ] as Array<[string[], RegExp]>) {
     const run = await cli(args);

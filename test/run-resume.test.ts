@@ -11,6 +11,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../src/emulator/index.ts';
+import { ApiClient } from '../src/openai/client.ts';
+import { cancelRun, runStatus } from '../src/pipeline.ts';
 import { tempDir } from './helpers/temp.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/run-child.ts', import.meta.url));
@@ -101,4 +103,37 @@ t.test('a run killed with -9 at any phase resumes to the same results, with one 
       t.same([...perUnit.values()].filter((count) => count > 1), [], 'no unit has two batches');
     });
   }
+});
+
+t.test('cancelling a stopped run reaches the batch whose create answer was lost; the resumed run makes no new batch', async (t) => {
+  const dir = await tempDir(t, 'batchline-resume-cancel-');
+  const input = join(dir, 'input.jsonl');
+  await writeFile(input, inputText());
+  const emulator = await startEmulator({ batchDurationMs: 600_000, cancelDurationMs: 20, seed: 11 });
+  t.teardown(() => emulator.close());
+  const baseURL = `${emulator.url}/v1`;
+  const client = new ApiClient({ baseURL, apiKey: 'test-key', retry: { baseDelayMs: 5 } });
+  const state = join(dir, 'state');
+  const out = join(dir, 'out.jsonl');
+  // Submits one at a time: the second create's answer is lost, no third is sent.
+  const killed = await runChild([baseURL, input, out, state, 'created:2', JSON.stringify({ concurrency: 1 })]);
+  t.equal(killed.signal, 'SIGKILL', killed.stderr);
+  const made = emulator.batches.list({ limit: 100 }).data.map((b) => b.id);
+  t.ok(made.length >= 2, `the lost create made its batch (${made.length} batches)`);
+  const recorded = (await runStatus(state)).batches.flatMap((b) => (b.batchId ? [b.batchId] : []));
+  t.ok(made.some((id) => !recorded.includes(id)), 'one batch is on the API but not in the journal');
+
+  const result = await cancelRun(state, { client });
+  t.equal(result.handedToLiveRun, false);
+  t.same([...result.cancelled].sort(), [...made].sort(), 'every batch of the run is cancelled, the unrecorded one too');
+
+  const resumed = await runChild([baseURL, input, out, state]);
+  t.equal(resumed.code, 0, resumed.stderr);
+  const summary = JSON.parse(resumed.stdout) as { cancelled: boolean; counts: Record<string, number>; followUps: number };
+  t.equal(summary.cancelled, true);
+  t.equal(summary.followUps, 0);
+  t.equal(summary.counts.cancelled + summary.counts.missing, REQUESTS, 'nothing answered, every request accounted for');
+  t.same(emulator.batches.list({ limit: 100 }).data.map((b) => b.id).sort(), [...made].sort(), 'the resumed run adopted the lost batch and made none');
+  const results = await readResults(out);
+  t.equal(results.length, REQUESTS);
 });

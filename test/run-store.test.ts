@@ -173,7 +173,7 @@ t.test('cancelRun on a stopped local run cancels its live batches through the em
   t.equal(result.handedToLiveRun, false);
   t.equal(result.cancelled.length, 3, 'every live batch cancelled');
   t.equal((await runStatus(state)).cancelRequested, true);
-  t.match(await rejection(cancelRun(join(dir, 'none'))), { code: 'INPUT_UNREADABLE' });
+  t.match(await rejection(cancelRun(join(dir, 'none'))), { code: 'RUN_NOT_FOUND' });
 });
 
 t.test('readStatuses: plain successes by their custom_id, everything else parsed, compact or spaced JSON', async (t) => {

@@ -118,6 +118,21 @@ export async function submitShard(
   return { ...shard, batchId: batch.id, batch, adopted, runId: options.runId };
 }
 
+/**
+ * The batch an earlier create for this shard made, found by its tags, or null.
+ * For a create whose answer was lost when no new batch should be made (the run was cancelled).
+ */
+export async function findShardBatch(
+  client: ApiClient,
+  shard: Pick<UploadedShard, 'index' | 'sha256'>,
+  options: NormalizedSubmitOptions,
+  signal?: AbortSignal,
+): Promise<BatchObject | null> {
+  const wanted = tagMetadata({ runId: options.runId, shard: shard.index, sha256: shard.sha256 });
+  const sinceMs = options.runStartedAtMs - options.clockSkewMs;
+  return client.call({ operation: 'find batch', shard: shard.index }, (request) => findTagged(client, wanted, sinceMs, request), signal);
+}
+
 export interface SubmitBatchOptions extends SubmitOptions {
   /** The endpoint every request of the file calls. */
   endpoint: BatchEndpoint;

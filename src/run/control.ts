@@ -14,7 +14,8 @@ import { BatchlineError, IoError, OptionError } from '../errors.ts';
 import { foldRunSteps, type RunHeader } from '../core/run-state.ts';
 import type { RunProgress } from '../core/run-progress.ts';
 import { ApiClient, resolveClient, type ClientOptions } from '../openai/client.ts';
-import { cancelBatch } from '../openai/batches.ts';
+import { cancelBatch, isTerminal } from '../openai/batches.ts';
+import { findShardBatch, normalizeSubmitOptions } from '../openai/submit.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import { FileRunStore } from './file-store.ts';
 import { lockOwner } from './lock.ts';
@@ -41,7 +42,7 @@ export interface RunStatus {
 async function loadRun(stateDir: string): Promise<{ header: RunHeader; store: FileRunStore; steps: Awaited<ReturnType<FileRunStore['load']>>['steps'] }> {
   const store = new FileRunStore(stateDir, { readOnly: true });
   const { header, steps } = await store.load();
-  if (!header) throw new IoError('INPUT_UNREADABLE', `${stateDir} holds no run (no run.json)`, { path: stateDir });
+  if (!header) throw new IoError('RUN_NOT_FOUND', `${stateDir} holds no run (no run.json)`, { path: stateDir });
   return { header, store, steps };
 }
 
@@ -81,14 +82,29 @@ export interface CancelRunResult {
 export async function cancelRun(stateDir: string, options: CancelRunOptions = {}): Promise<CancelRunResult> {
   const { header, steps } = await loadRun(stateDir);
   const marker = join(stateDir, CANCEL_FILE);
-  try {
-    await writeFile(marker, `${JSON.stringify({ requestedAt: new Date().toISOString() })}\n`);
-  } catch (err) {
-    throw new IoError('RUN_STATE_WRITE_FAILED', `cannot write ${marker}: ${systemReason(err)}`, { path: marker, syscallCode: systemCode(err), cause: err });
+  const ask = async (): Promise<void> => {
+    try {
+      await writeFile(marker, `${JSON.stringify({ requestedAt: new Date().toISOString() })}\n`);
+    } catch (err) {
+      throw new IoError('RUN_STATE_WRITE_FAILED', `cannot write ${marker}: ${systemReason(err)}`, { path: marker, syscallCode: systemCode(err), cause: err });
+    }
+  };
+  if (await lockOwner(stateDir)) {
+    await ask();
+    return { runId: header.runId, handedToLiveRun: true, cancelled: [] };
   }
-  if (await lockOwner(stateDir)) return { runId: header.runId, handedToLiveRun: true, cancelled: [] };
-  const live = [...foldRunSteps(steps).units.values()].filter((unit) => unit.batchId && !unit.ended).map((unit) => unit.batchId as string);
-  if (live.length === 0) return { runId: header.runId, handedToLiveRun: false, cancelled: [] };
+  const units = [...foldRunSteps(steps).units.values()];
+  const running = units.filter((unit) => unit.batchId && !unit.ended);
+  // A create whose answer was lost may have made a batch: it is looked up by its tags.
+  const lost = units.filter((unit) => unit.submitBegun && !unit.batchId && !unit.settled);
+  if (running.length + lost.length === 0) {
+    await ask();
+    return { runId: header.runId, handedToLiveRun: false, cancelled: [] };
+  }
+  if (!header.local && !options.client) {
+    throw new OptionError('MISSING_API_KEY', 'cancelling the batches of a stopped run needs the API: a client, or OPENAI_API_KEY', { option: 'client' });
+  }
+  await ask();
   let close: (() => Promise<void>) | undefined;
   let client: ApiClient;
   if (header.local) {
@@ -96,10 +112,15 @@ export async function cancelRun(stateDir: string, options: CancelRunOptions = {}
     close = local.close;
     client = new ApiClient({ baseURL: local.baseURL, apiKey: 'local' });
   } else {
-    if (!options.client) throw new OptionError('MISSING_API_KEY', 'cancelling the batches of a stopped run needs the API: a client, or OPENAI_API_KEY', { option: 'client' });
-    client = resolveClient(options.client);
+    client = resolveClient(options.client as ApiClient | ClientOptions);
   }
   try {
+    const live = running.map((unit) => unit.batchId as string);
+    const submit = normalizeSubmitOptions({ runId: header.runId, runStartedAt: header.createdAt });
+    for (const unit of lost) {
+      const found = await findShardBatch(client, unit.spec, submit, options.signal);
+      if (found && !isTerminal(found)) live.push(found.id);
+    }
     const cancelled: string[] = [];
     for (const batchId of live) {
       const batch = await cancelBatch(client, batchId, { signal: options.signal }).catch((err: unknown) => {

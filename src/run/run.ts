@@ -168,6 +168,12 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       nextFollowUp: () => nextFollowUp++,
       cancelRequested: () => cancelRequested,
       live,
+      cancel: (batchId, unit) => {
+        cancelBatch(client, batchId, { signal, shard: unit }).catch((err: unknown) => {
+          // One that ended meanwhile needs no cancel; any other failure is said, and the batch polled to its end.
+          if (!(err instanceof BatchlineError && err.code === 'BATCH_NOT_CANCELLABLE') && !signal.aborted) log(`cannot cancel batch ${batchId}: ${(err as Error).message}`);
+        });
+      },
       signal,
     };
 
@@ -176,7 +182,7 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       if (cancelRequested || !existsSync(join(o.stateDir, CANCEL_FILE))) return;
       cancelRequested = true;
       log(`cancel requested: cancelling ${live.size} running batches, sending nothing more`);
-      for (const batchId of live.values()) cancelBatch(client, batchId, { signal }).catch(() => undefined);
+      for (const [unit, batchId] of live) ctx.cancel(batchId, unit);
     }, CANCEL_CHECK_MS);
     cancelTimer.unref();
 
@@ -203,7 +209,10 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       tasks.add(task);
       void task.finally(() => tasks.delete(task));
     };
-    for (const unit of state.units.values()) if (!unit.settled) spawn(unit);
+    // Batches an earlier process submitted count their tokens in first: new ones queue behind them.
+    const unsettled = [...state.units.values()].filter((unit) => !unit.settled);
+    for (const unit of unsettled) if (unit.batchId && !unit.ended) spawn(unit);
+    for (const unit of unsettled) if (!(unit.batchId && !unit.ended)) spawn(unit);
 
     // The join starts once the input is all sharded (its requests are what it indexes) and ends after the last unit.
     const joinStats = newJoinStats();

@@ -18,7 +18,7 @@ import { AbortError, abortMessage } from '../errors.ts';
 import type { ApiClient } from '../openai/client.ts';
 import { cancelUpload } from '../openai/uploads.ts';
 import { uploadShard, type NormalizedShardUploadOptions } from '../openai/upload-shard.ts';
-import { submitShard, type NormalizedSubmitOptions } from '../openai/submit.ts';
+import { findShardBatch, submitShard, type NormalizedSubmitOptions } from '../openai/submit.ts';
 import { pollBatch, type NormalizedPollOptions } from '../openai/poll.ts';
 import { fileIdOrNull } from '../openai/batches.ts';
 import { saveBatchFiles } from '../openai/results.ts';
@@ -58,6 +58,8 @@ export interface UnitContext {
   cancelRequested: () => boolean;
   /** Live batches, so a cancel request can reach them. */
   live: Map<number, string>;
+  /** Cancels a batch of the run (a cancel was requested); failures are logged, never thrown. */
+  cancel: (batchId: string, unit: number) => void;
   signal: AbortSignal;
 }
 
@@ -112,20 +114,26 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
   let release: (() => void) | undefined;
   try {
     if (!unit.batchId) {
-      if (ctx.cancelRequested()) return settleCancelled(ctx, unit);
-      ctx.progress.live(index, 'queued');
-      release = await ctx.scheduler.acquire(spec.model, spec.tokens, ctx.signal);
-      await ctx.submits.run(async () => {
-        throwIfAborted();
-        if (ctx.cancelRequested()) return;
-        ctx.progress.live(index, 'submitting');
-        const resumed = unit.submitBegun;
-        const fileId = unit.fileId as string;
-        await ctx.record({ kind: 'submit-begun', unit: index, fileId });
-        const submitted = await submitShard(ctx.client, { ...descriptor(ctx.dir, spec), fileId }, { ...ctx.submit, adoptExisting: resumed }, ctx.signal);
-        await ctx.record({ kind: 'submitted', unit: index, batchId: submitted.batchId, adopted: submitted.adopted });
-        ctx.progress.live(index, submitted.batch.status);
-      }, ctx.signal);
+      if (!ctx.cancelRequested()) {
+        ctx.progress.live(index, 'queued');
+        release = await ctx.scheduler.acquire(spec.model, spec.tokens, ctx.signal);
+        await ctx.submits.run(async () => {
+          throwIfAborted();
+          if (ctx.cancelRequested()) return;
+          ctx.progress.live(index, 'submitting');
+          const resumed = unit.submitBegun;
+          const fileId = unit.fileId as string;
+          await ctx.record({ kind: 'submit-begun', unit: index, fileId });
+          const submitted = await submitShard(ctx.client, { ...descriptor(ctx.dir, spec), fileId }, { ...ctx.submit, adoptExisting: resumed }, ctx.signal);
+          await ctx.record({ kind: 'submitted', unit: index, batchId: submitted.batchId, adopted: submitted.adopted });
+          ctx.progress.live(index, submitted.batch.status);
+        }, ctx.signal);
+      }
+      if (!unit.batchId && unit.submitBegun) {
+        // Cancelled after a create whose answer was lost: the batch it may have made is found and cancelled, never left running.
+        const found = await findShardBatch(ctx.client, spec, ctx.submit, ctx.signal);
+        if (found) await ctx.record({ kind: 'submitted', unit: index, batchId: found.id, adopted: true });
+      }
       if (!unit.batchId) return settleCancelled(ctx, unit);
     } else if (!unit.ended) {
       // Submitted by an earlier process: its tokens are enqueued already.
@@ -135,6 +143,8 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
     if (!unit.ended) {
       const batchId = unit.batchId as string;
       ctx.live.set(index, batchId);
+      // Made after the cancel request reached the live batches, or before a restart that found it: cancelled here.
+      if (ctx.cancelRequested()) ctx.cancel(batchId, index);
       const final = await pollBatch(
         ctx.client,
         batchId,
