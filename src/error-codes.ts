@@ -72,6 +72,7 @@ export const ERROR_CODES = {
   SPILL_CORRUPT: { class: 'IoError', meaning: "a join temp file is shorter than what was written to it" },
   MISSING_RESULTS: { class: 'BatchlineError', meaning: 'some input request has no result' },
   // Sinks
+  SINK_CLOSED: { class: 'BatchlineError', meaning: "a sink's output stream was closed or destroyed before every result was written" },
   SINK_CALLBACK_FAILED: { class: 'BatchlineError', meaning: "a sink's callback threw or rejected" },
   // Batches and the API
   BATCH_FAILED: { class: 'BatchFailedError', meaning: 'a batch ended failed (or expired or cancelled where completion was required)' },

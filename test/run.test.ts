@@ -267,6 +267,15 @@ t.test('a follow-up cancelled before it went out leaves its parent\'s answers st
   t.equal(summary.counts.missing, 0);
 });
 
+t.test('a state dir that cannot be written fails coded, naming the path', async (t) => {
+  const { dir, input, client } = await setup(t, {}, 5);
+  const state = join(dir, 'state');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(state);
+  await writeFile(join(state, 'shards'), 'a file where the shard directory goes');
+  t.match(await rejection(runBatch({ input, stateDir: state, client, poll: FAST_POLL })), { code: 'RUN_STATE_WRITE_FAILED', path: join(state, 'shards') });
+});
+
 t.test('planRun validates, shards and estimates tokens without any upload', async (t) => {
   const { dir, input, emulator } = await setup(t, {}, 100);
   const plan = await planRun({ input, maxRequests: 30 });

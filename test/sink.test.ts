@@ -89,3 +89,32 @@ t.test('an abort at any moment leaves either the old file (and ABORTED) or the n
   t.same((await readdir(dir)).filter((name) => name.includes('.partial-')), [], 'no temporary file left');
   t.ok(outcomes.kept > 0, `some runs were aborted in time (${outcomes.kept} of 30)`);
 });
+
+t.test('a caller\'s stream destroyed under the sink (no error) fails it with SINK_CLOSED instead of hanging', async (t) => {
+  const { Writable } = await import('node:stream');
+  // A slow stream that never drains: the sink waits on 'drain' when it is destroyed.
+  const dest = new Writable({ highWaterMark: 8, write(_chunk, _encoding, _callback) {} });
+  const rows = Readable.from(Array.from({ length: 100 }, (_, i) => ({ custom_id: `c${i}` })));
+  setTimeout(() => dest.destroy(), 20);
+  const err = await pipeline(rows, createJsonlSink(dest)).then(
+    () => null,
+    (e: unknown) => e as { code?: string },
+  );
+  t.equal(err?.code, 'SINK_CLOSED');
+
+  // Already closed before the first write.
+  const closed = new Writable({ write(_c, _e, cb) { cb(); } });
+  closed.destroy();
+  await new Promise((r) => closed.once('close', r));
+  const early = await pipeline(Readable.from([{ custom_id: 'a' }]), createJsonlSink(closed)).then(
+    () => null,
+    (e: unknown) => e as { code?: string },
+  );
+  t.equal(early?.code, 'SINK_CLOSED');
+
+  // A stream left open after the sink finished may close later: no error then.
+  const open = new Writable({ write(_c, _e, cb) { cb(); } });
+  await pipeline(Readable.from([{ custom_id: 'a' }]), createJsonlSink(open));
+  open.destroy();
+  t.pass('closing the caller\'s stream after the sink finished is fine');
+});

@@ -25,8 +25,14 @@ import type { RunStore } from './store.ts';
 export const HEADER_FILE = 'run.json';
 export const JOURNAL_FILE = 'journal.jsonl';
 
-function writeFailed(path: string, err: unknown): IoError {
+/** RUN_STATE_WRITE_FAILED for a file or directory of the state dir that cannot be written, made or removed. */
+export function stateWriteFailed(path: string, err: unknown): IoError {
   return new IoError('RUN_STATE_WRITE_FAILED', `cannot write the run state ${path}: ${systemReason(err)}`, { path, syscallCode: systemCode(err), cause: err });
+}
+
+/** Runs a file system step on the state dir, its failure coded. */
+export function stateWrite<T>(path: string, step: Promise<T>): Promise<T> {
+  return step.catch((err: unknown) => Promise.reject(stateWriteFailed(path, err)));
 }
 
 function isHeader(value: unknown): boolean {
@@ -97,7 +103,7 @@ export class FileRunStore implements RunStore {
     try {
       await writeJsonAtomic(this.#headerPath, header);
     } catch (err) {
-      throw writeFailed(this.#headerPath, err);
+      throw stateWriteFailed(this.#headerPath, err);
     }
   }
 
@@ -112,7 +118,7 @@ export class FileRunStore implements RunStore {
     const { steps, validBytes } = parseJournal(text, this.#journalPath);
     // A torn last line (a crash mid-append) is cut off, so the next append starts on a line of its own.
     if (validBytes < Buffer.byteLength(text, 'utf8') && this.#handle === undefined && !this.#readOnly) {
-      const handle = await open(this.#journalPath, 'r+').catch((err: unknown) => Promise.reject(writeFailed(this.#journalPath, err)));
+      const handle = await open(this.#journalPath, 'r+').catch((err: unknown) => Promise.reject(stateWriteFailed(this.#journalPath, err)));
       try {
         await handle.truncate(validBytes);
         await handle.sync();
@@ -144,7 +150,7 @@ export class FileRunStore implements RunStore {
           await this.#handle.sync();
         } catch (err) {
           // Whatever was written after a failure cannot be trusted to be whole: no step is taken after it.
-          this.#failure = writeFailed(this.#journalPath, err);
+          this.#failure = stateWriteFailed(this.#journalPath, err);
           for (const entry of [...group, ...this.#queued]) entry.reject(this.#failure);
           this.#queued = [];
           return;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ValidationError } from '../errors.ts';
+import { stateWrite } from './file-store.ts';
 import { pumpFile } from '../io/file-reader.ts';
 import { createParser } from '../streams/parse.ts';
 import { createValidator } from '../streams/validate.ts';
@@ -43,7 +44,7 @@ export interface IngestResult {
 async function clearShards(dir: string, keep: ReadonlySet<string>): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   const stale = names.filter((name) => name.startsWith('shard-') && !keep.has(`${SHARD_DIR}/${name}`));
-  await Promise.all(stale.map((name) => rm(join(dir, name), { force: true })));
+  await Promise.all(stale.map((name) => stateWrite(join(dir, name), rm(join(dir, name), { force: true }))));
 }
 
 export async function ingestFile(
@@ -53,7 +54,7 @@ export async function ingestFile(
   onShard: (shard: ShardDescriptor) => Promise<void>,
 ): Promise<IngestResult> {
   const shardDir = join(stateDir, SHARD_DIR);
-  await mkdir(shardDir, { recursive: true });
+  await stateWrite(shardDir, mkdir(shardDir, { recursive: true }));
   await clearShards(shardDir, options.keep);
   const hash = createHash('sha256');
   let inputBytes = 0;

@@ -13,7 +13,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AbortError, abortMessage, BatchlineError, IoError } from '../errors.ts';
+import { AbortError, abortMessage, BatchlineError } from '../errors.ts';
 import { foldRunSteps, applyRunStep, type RunHeader, type RunState, type RunStep, type UnitState } from '../core/run-state.ts';
 import { TokenScheduler } from '../core/token-scheduler.ts';
 import { ApiClient, resolveClient } from '../openai/client.ts';
@@ -25,9 +25,8 @@ import { normalizeDownloadOptions } from '../openai/download.ts';
 import { newJoinStats, normalizeJoinOptions } from '../join/options.ts';
 import { runJoin, runJoinLines } from '../join/run.ts';
 import { createCallbackSink, createJsonlSink } from '../streams/sink.ts';
-import { systemCode, systemReason } from '../io/system-error.ts';
 import type { ResultStatus } from '../types.ts';
-import { FileRunStore } from './file-store.ts';
+import { FileRunStore, stateWrite } from './file-store.ts';
 import { ingestFile } from './ingest.ts';
 import { acquireRunLock } from './lock.ts';
 import { normalizeRunOptions, type RunOptions } from './options.ts';
@@ -67,10 +66,6 @@ async function drain(results: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of results) void _;
 }
 
-function stateWriteFailed(path: string, err: unknown): IoError {
-  return new IoError('RUN_STATE_WRITE_FAILED', `cannot make the state directory ${path}: ${systemReason(err)}`, { path, syscallCode: systemCode(err), cause: err });
-}
-
 /** What a dry run reports: the shards a run would send, with their estimated tokens; no upload, no state. */
 export async function planRun(options: RunOptions): Promise<DryRunSummary> {
   return dryRun(normalizeRunOptions({ ...options, dryRun: true }));
@@ -86,7 +81,7 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
   const o = normalizeRunOptions(options);
   if (o.dryRun) return dryRun(o);
   const started = performance.now();
-  await mkdir(o.stateDir, { recursive: true }).catch((err: unknown) => Promise.reject(stateWriteFailed(o.stateDir, err)));
+  await stateWrite(o.stateDir, mkdir(o.stateDir, { recursive: true }));
   const lock = await acquireRunLock(o.stateDir);
   const store = new FileRunStore(o.stateDir);
   const stop = new AbortController();
@@ -241,7 +236,7 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
             const known = state.units.get(shard.index);
             const path = `shards/${shard.path.split(/[\\/]/).pop()}`;
             if (known) {
-              await rm(shard.path, { force: true });
+              await stateWrite(shard.path, rm(shard.path, { force: true }));
               if (known.spec.sha256 !== shard.sha256 || known.spec.requests !== shard.requests) {
                 throw new BatchlineError('RUN_INPUT_CHANGED', `shard ${shard.index} of the input differs from the one run ${header.runId} sent: the input changed`, { shard: shard.index });
               }

@@ -26,6 +26,7 @@ import type { NormalizedDownloadOptions } from '../openai/download.ts';
 import type { TokenScheduler } from '../core/token-scheduler.ts';
 import type { EndedBatch, RunStep, UnitFiles, UnitSpec, UnitState } from '../core/run-state.ts';
 import type { BatchObject, BatchRequest, ShardDescriptor } from '../types.ts';
+import { stateWrite } from './file-store.ts';
 import { planRetry, readStatuses, writeFailedLines } from './heal.ts';
 import type { ProgressTracker } from './progress.ts';
 import type { Slots } from './slots.ts';
@@ -179,7 +180,7 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
         const first = ended.errors[0];
         const error = first ? { code: first.code, message: first.message } : { code: 'batch_failed', message: `batch ${unit.batchId} failed` };
         files.failed = `results/${unit.batchId}_failed.jsonl`;
-        await mkdir(join(ctx.dir, 'results'), { recursive: true });
+        await stateWrite(join(ctx.dir, 'results'), mkdir(join(ctx.dir, 'results'), { recursive: true }));
         await writeFailedLines(join(ctx.dir, spec.path), join(ctx.dir, files.failed), error, ctx.signal);
       }
       await ctx.record({ kind: 'downloaded', unit: index, files });

@@ -45,9 +45,19 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
     sink.destroy(failure);
   };
   dest.on('error', onError);
+  // A caller's stream closed or destroyed under the sink (without an error) would leave a write waiting for 'drain' forever.
+  let ending = false;
+  const closedEarly = () => new BatchlineError('SINK_CLOSED', 'the output stream was closed before every result was written to it');
+  const onClose = () => {
+    if (ending || failure) return;
+    failure = closedEarly();
+    sink.destroy(failure);
+  };
+  dest.on('close', onClose);
 
   function writeOut(data: string | Buffer, callback: (error?: Error | null) => void): void {
     if (failure) return callback(failure);
+    if (dest.destroyed || dest.writableEnded) return callback((failure = closedEarly()));
     if (dest.write(data)) return callback();
     dest.once('drain', () => callback());
   }
@@ -66,6 +76,7 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
       writeOut(lines.every((line) => typeof line === 'string') ? lines.join('') : Buffer.concat(lines.map((line) => (typeof line === 'string' ? Buffer.from(line) : line))), callback);
     },
     final(callback) {
+      ending = true;
       if (!ownsTarget && options.end !== true) return callback();
       dest.end();
       finishing = finished(dest).then(async () => {
@@ -86,6 +97,7 @@ export function createJsonlSink(target: string | NodeJS.WritableStream, options:
     },
     destroy(err, callback) {
       dest.removeListener('error', onError);
+      dest.removeListener('close', onClose);
       if (partial === undefined) return callback(err);
       // Waits for a rename under way, so removing the temp file never races it.
       (finishing ?? Promise.resolve())
