@@ -20,6 +20,8 @@ const RESULTS: Array<[string, string]> = [
   ['e', '{"id":"5","custom_id":"e","response":null,"error":{"code":"batch_expired","message":"gone"}}'],
   ['f\u00e9"q', '{"id":"6","custom_id":"f\\u00e9\\"q","response":{"status_code":200,"request_id":"r","body":{}},"error":null}'],
   ['g', '{"custom_id":"g","error":null,"response":{"status_code":200,"request_id":"r","body":{}}}'],
+  // A nested "response" that reads as a success ahead of the top-level one, a 500.
+  ['h', '{"id":"8","custom_id":"h","meta":{"response":{"status_code":200,"x":1}},"response":{"status_code":500,"request_id":"r","body":{}},"error":null}'],
 ];
 
 for (const includeRequest of [false, true]) {
@@ -35,9 +37,15 @@ for (const includeRequest of [false, true]) {
     }
     const missing = lines.matchLine(input('z'), 9, []);
     t.same(JSON.parse(missing.toString()), JSON.parse(JSON.stringify(objects.match(input('z'), 9, []))));
-    t.same(lineCounts, { succeeded: 4, failed: 1, rejected: 1, expired: 1, cancelled: 0, missing: 1, duplicates: 0, unknown: 0, conflicting: 0 });
+    t.same(lineCounts, { succeeded: 4, failed: 2, rejected: 1, expired: 1, cancelled: 0, missing: 1, duplicates: 0, unknown: 0, conflicting: 0 });
   });
 }
+
+t.test('a result line that looks like a success but is not valid JSON is refused, never copied', async (t) => {
+  const lines = new ResultMatcher({ sourceNames: ['out'], includeRequest: false, onIssue: undefined }, counts());
+  const broken = '{"id":"9","custom_id":"i","response":{"status_code":200,"request_id":"r","body":{"x":tru}},"error":null}';
+  t.throws(() => lines.matchLine(input('i'), 1, [record(broken)]), { code: 'INVALID_RESULT_LINE' });
+});
 
 t.test('findTopLevelValues: spans of top-level values, null when the line is not plainly one object', async (t) => {
   const line = Buffer.from('{"a":1,"b":{"a":2},"c":"x"}');

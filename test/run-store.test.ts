@@ -189,6 +189,8 @@ t.test('readStatuses: plain successes by their custom_id, everything else parsed
       // A 500 whose body quotes a success: not plainly one, so parsed.
       '{"id":"3","custom_id":"c","response":{"status_code":500,"request_id":"r","body":{"response":{"status_code":200,"x":1},"error":null}},"error":null}',
       '{"id":"4","custom_id":"d","response":{"status_code":200,"request_id":"r","body":{}},"error":{"code":"batch_expired","message":"m"}}',
+      // A nested success ahead of the top-level 500.
+      '{"id":"6","custom_id":"f","meta":{"response":{"status_code":200,"x":1}},"response":{"status_code":500,"request_id":"r","body":{}},"error":null}',
     ].join('\n') + '\n',
   );
   await writeFile(err, '{"id":"5","custom_id":"e","response":{"status_code":400,"request_id":"r","body":{}},"error":null}\n');
@@ -196,5 +198,8 @@ t.test('readStatuses: plain successes by their custom_id, everything else parsed
     { path: out, output: true },
     { path: err, output: false },
   ]);
-  t.same(Object.fromEntries(statuses), { a: 'succeeded', b: 'succeeded', c: 'failed', d: 'expired', e: 'rejected' });
+  t.same(Object.fromEntries(statuses), { a: 'succeeded', b: 'succeeded', c: 'failed', d: 'expired', f: 'failed', e: 'rejected' });
+  const broken = join(dir, 'broken.jsonl');
+  await writeFile(broken, '{"id":"1","custom_id":"a","response":{"status_code":200,"request_id":"r","body":{"x":tru}},"error":null}\n');
+  t.match(await rejection(readStatuses([{ path: broken, output: true }])), { code: 'INVALID_RESULT_LINE' }, 'a broken line that looks like a success is refused');
 });

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { IoError } from '../errors.ts';
 import { customIdOf, customIdText } from '../core/join/custom-id.ts';
-import { isPlainSuccess, parseResultLine, resultStatus } from '../core/join/result-line.ts';
+import { parseResultLine, plainSuccessSpans, resultStatus } from '../core/join/result-line.ts';
 import { readLineChunks } from '../io/file-reader.ts';
 import { writeAll } from '../io/write-all.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
@@ -119,7 +119,7 @@ export async function readStatuses(files: ReadonlyArray<{ path: string; output: 
     let line = 0;
     for await (const bytes of fileLines(path, signal)) {
       line++;
-      if (output && isPlainSuccess(bytes)) {
+      if (output && plainSuccessSpans(bytes) !== null) {
         const id = customIdOf(bytes, true);
         if (id) {
           statuses.set(customIdText(id), 'succeeded');

@@ -7,10 +7,8 @@
 import { JoinError, ParseError } from '../../errors.ts';
 import type { BatchRequest, JoinedResult, ResultStatus } from '../../types.ts';
 import { customIdOf, customIdText, describeOrigin, requestIdOf, type LineOrigin } from './custom-id.ts';
-import { findTopLevelValues } from './json-scan.ts';
-import { isPlainSuccess, parseResultLine, resultStatus } from './result-line.ts';
+import { parseResultLine, plainSuccessSpans, resultStatus } from './result-line.ts';
 
-const RESULT_KEYS = [Buffer.from('response'), Buffer.from('error')];
 const NULL_VALUE = Buffer.from('null');
 const ERROR_PREFIX = Buffer.from(',"error":');
 const REQUEST_PREFIX = Buffer.from(',"request":');
@@ -137,9 +135,8 @@ export class ResultMatcher {
     let response: Buffer = NULL_VALUE;
     let error: Buffer = NULL_VALUE;
     if (chosen) {
-      const spans = findTopLevelValues(chosen.line, RESULT_KEYS);
-      const plain = spans !== null && isPlainSuccess(chosen.line);
-      if (!plain) {
+      const spans = plainSuccessSpans(chosen.line);
+      if (spans === null) {
         const result = parseResultLine(chosen.line, chosen.origin);
         status = resultStatus(result);
         response = result.response === null ? NULL_VALUE : Buffer.from(JSON.stringify(result.response));
@@ -147,8 +144,8 @@ export class ResultMatcher {
       } else {
         status = 'succeeded';
         const [responseSpan, errorSpan] = spans;
-        if (responseSpan) response = chosen.line.subarray(responseSpan.start, responseSpan.end);
-        if (errorSpan) error = chosen.line.subarray(errorSpan.start, errorSpan.end);
+        response = chosen.line.subarray(responseSpan.start, responseSpan.end);
+        error = chosen.line.subarray(errorSpan.start, errorSpan.end);
       }
     }
     this.counts[status]++;

@@ -5,6 +5,7 @@
 import { JoinError } from '../../errors.ts';
 import type { BatchResultLine, ResultStatus } from '../../types.ts';
 import { describeOrigin, type LineOrigin } from './custom-id.ts';
+import { findTopLevelValues, isJsonText, type ValueSpan } from './json-scan.ts';
 
 function invalid(origin: LineOrigin, why: string, customId?: string): JoinError {
   return new JoinError('INVALID_RESULT_LINE', `${describeOrigin(origin)}: ${why}`, { line: origin.line, customId });
@@ -63,22 +64,32 @@ export function resultStatus(result: BatchResultLine): Exclude<ResultStatus, 'mi
   return statusCode !== undefined && statusCode >= 500 ? 'failed' : 'rejected';
 }
 
-/** The response's status, written first in it; compact JSON and the live files' `": "` spacing both. */
-const SUCCESS_MARKS = [Buffer.from('"response":{"status_code":200,'), Buffer.from('"response": {"status_code": 200,')];
-/** The API writes `error` last: a line that ends so has no top-level error (a nested one could not end the line). */
+/** A successful response's value opens so: compact JSON and the live files' `": "` spacing both. */
+const SUCCESS_MARKS = [Buffer.from('{"status_code":200,'), Buffer.from('{"status_code": 200,')];
+/** The API writes `error` last: a line that does not end so is parsed (a cheap first test). */
 const NO_ERROR_ENDS = [Buffer.from('"error":null}'), Buffer.from('"error": null}')];
-
-const RESPONSE_KEY = Buffer.from('"response"');
+const RESULT_KEYS = [Buffer.from('response'), Buffer.from('error')];
+const NULL_VALUE = Buffer.from('null');
 
 /**
- * A result line that plainly reads as a success, without parsing it: its first `"response"` (the
- * top-level key: a quote inside a string value would be escaped) opens with a
- * 200, and the line ends with a null error.
+ * The spans of `response` and `error` in a result line that plainly reads as
+ * a success, without parsing it: its top-level response opens with a 200, its
+ * top-level error is null, and the line is one valid JSON text. Null for any
+ * other line, which is then parsed whole.
  */
-export function isPlainSuccess(bytes: Buffer): boolean {
-  if (!NO_ERROR_ENDS.some((end) => endsWith(bytes, end))) return false;
-  const at = bytes.indexOf(RESPONSE_KEY);
-  return at !== -1 && SUCCESS_MARKS.some((mark) => bytes.indexOf(mark, at) === at);
+export function plainSuccessSpans(bytes: Buffer): [ValueSpan, ValueSpan] | null {
+  if (!NO_ERROR_ENDS.some((end) => endsWith(bytes, end))) return null;
+  const spans = findTopLevelValues(bytes, RESULT_KEYS);
+  const response = spans?.[0];
+  const error = spans?.[1];
+  if (!response || !error) return null;
+  if (!SUCCESS_MARKS.some((mark) => startsAt(bytes, mark, response.start))) return null;
+  if (error.end - error.start !== NULL_VALUE.length || !startsAt(bytes, NULL_VALUE, error.start)) return null;
+  return isJsonText(bytes) ? [response, error] : null;
+}
+
+function startsAt(bytes: Buffer, mark: Buffer, at: number): boolean {
+  return at + mark.length <= bytes.length && bytes.compare(mark, 0, mark.length, at, at + mark.length) === 0;
 }
 
 function endsWith(bytes: Buffer, end: Buffer): boolean {
