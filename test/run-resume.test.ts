@@ -3,7 +3,7 @@
  * emulator living in this test process, kills itself at one moment (see
  * fixtures/run-child.ts), and the same command run again must finish with
  * one result per request in input order, the same statuses as an undisturbed
- * run, and exactly one batch per unit on the API.
+ * run, exactly one batch per unit and one stored file per shard on the API.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -51,7 +51,7 @@ async function readResults(path: string): Promise<Line[]> {
     .map((l) => JSON.parse(l) as Line);
 }
 
-const KILL_POINTS = ['shard:3', 'upload:4', 'created:2', 'poll:5', 'download:3', 'join'];
+const KILL_POINTS = ['shard:3', 'upload:4', 'uploaded:3', 'created:2', 'poll:5', 'download:3', 'join'];
 
 t.test('a run killed with -9 at any phase resumes to the same results, with one batch per shard', async (t) => {
   const dir = await tempDir(t, 'batchline-resume-');
@@ -101,6 +101,9 @@ t.test('a run killed with -9 at any phase resumes to the same results, with one 
       t.same((await readdir(state)).filter((name) => name.startsWith('batchline-join-')), [], 'no join temp dir left behind');
       t.same((await readdir(dir)).filter((name) => name.includes('.partial-')), [], 'no half-written output left behind');
       t.same([...perUnit.values()].filter((count) => count > 1), [], 'no unit has two batches');
+      // Shard names are unique per ingest: a name stored twice is an upload sent again and left behind.
+      const names = emulator.files.list().filter((file) => file.purpose === 'batch').map((file) => file.filename);
+      t.equal(new Set(names).size, names.length, 'no shard stored twice');
     });
   }
 });

@@ -284,7 +284,7 @@ t.test('planRun validates, shards and estimates tokens without any upload', asyn
   t.same(Object.keys(plan.byModel).sort(), ['gpt-4.1-mini', 'gpt-4o-mini', 'text-embedding-3-small']);
   t.equal(plan.shards.reduce((n, s) => n + s.requests, 0), 100);
   t.ok(plan.estimatedInputTokens > 0);
-  t.equal(emulator.files.list?.length ?? 0, 0);
+  t.equal(emulator.files.list().length, 0, 'nothing uploaded');
   const viaRun = await runBatch({ input, maxRequests: 30, dryRun: true, stateDir: join(dir, 'never') });
   t.same(viaRun.shards, plan.shards);
   t.match(await rejection(planRun({ input: join(dir, 'nope.jsonl') })), { code: 'INPUT_UNREADABLE' });

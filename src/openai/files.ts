@@ -86,6 +86,17 @@ export async function uploadFile(client: ApiClient, shard: ShardDescriptor, opti
   return file;
 }
 
+/**
+ * A copy of the shard stored since `sinceMs` (ms since the epoch), found by
+ * its file name, size and sha256, or undefined. For a process that resumes
+ * after an upload whose answer it never recorded: the file is taken, not sent
+ * again and left behind.
+ */
+export async function findStoredShard(client: ApiClient, shard: ShardDescriptor, sinceMs: number, signal?: AbortSignal): Promise<FileObject | undefined> {
+  const sinceSeconds = Math.floor(sinceMs / 1000) - CLOCK_SKEW_SECONDS;
+  return client.call({ operation: `find shard ${shard.index}`, shard: shard.index }, ({ options }) => findUploadedCopy(client, shard, { sinceSeconds }, options), signal);
+}
+
 function requireFileId(fileId: string): void {
   if (typeof fileId !== 'string' || fileId === '') throw invalidOption('fileId', `a file id must be a non-empty string, got ${JSON.stringify(fileId)}`);
 }

@@ -3,8 +3,9 @@
  * driven from wherever its recorded steps left it to the end: upload, submit,
  * poll, download, settle. Every side effect is recorded before it begins and
  * after it ends, so a process killed anywhere resumes here:
- * - upload begun, no file id: a half-made Uploads API upload is cancelled
- *   (its id was recorded) and the shard goes up again;
+ * - upload begun, no file id: a copy the upload stored (its answer lost) is
+ *   found by name, size and sha256 and taken; else a half-made Uploads API
+ *   upload is cancelled (its id was recorded) and the shard goes up again;
  * - submit begun, no batch id: the create may have happened and only its
  *   answer been lost, so the account's batches are searched for this run's
  *   and unit's tags before creating (never a second batch for one unit);
@@ -17,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortError, abortMessage } from '../errors.ts';
 import type { ApiClient } from '../openai/client.ts';
 import { cancelUpload } from '../openai/uploads.ts';
+import { findStoredShard } from '../openai/files.ts';
 import { uploadShard, type NormalizedShardUploadOptions } from '../openai/upload-shard.ts';
 import { findShardBatch, submitShard, type NormalizedSubmitOptions } from '../openai/submit.ts';
 import { pollBatch, type NormalizedPollOptions } from '../openai/poll.ts';
@@ -91,6 +93,14 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
   if (!unit.fileId) {
     await ctx.uploads.run(async () => {
       throwIfAborted();
+      if (unit.uploadBegun) {
+        // An earlier process began this upload and recorded no file: the upload may have ended with only its answer lost.
+        const stored = await findStoredShard(ctx.client, descriptor(ctx.dir, spec), ctx.submit.runStartedAtMs, ctx.signal);
+        if (stored) {
+          await ctx.record({ kind: 'uploaded', unit: index, fileId: stored.id });
+          return;
+        }
+      }
       if (unit.uploadId) {
         // A crash left this Uploads API upload pending: cancel it rather than let it sit for an hour.
         await cancelUpload(ctx.client, unit.uploadId, ctx.signal).catch(() => false);
