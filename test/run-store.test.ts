@@ -110,6 +110,42 @@ t.test('the lock: one live holder; a dead holder’s lock is taken over; another
   await overTorn.release();
 });
 
+t.test('the token scheduler learns from a token-limit failure: the batches seen running, and the limit the error names', async (t) => {
+  const { namedTokenLimit } = await import('../src/run/unit.ts');
+  t.equal(namedTokenLimit('Enqueued token limit reached for gpt-4o in organization org-x. Limit: 90,000 enqueued tokens. Please try again'), 90_000);
+  t.equal(namedTokenLimit('something else'), undefined);
+  t.equal(namedTokenLimit(null), undefined);
+  const scheduler = new TokenScheduler(undefined);
+  const a = await scheduler.acquire('m', 0);
+  const b = await scheduler.acquire('m', 0);
+  scheduler.started('m', 1, true);
+  scheduler.started('m', 2, true);
+  t.equal(scheduler.maxRunning('m'), Infinity);
+  t.equal(scheduler.congested('m-2024-05-13', 500), 2, 'two batches of the model seen running (a snapshot shares the queue)');
+  t.equal(scheduler.maxRunning('m'), 2);
+  let third = false;
+  const waiting = scheduler.acquire('m', 0).then((release) => ((third = true), release));
+  await new Promise((r) => setImmediate(r));
+  t.equal(third, false, 'a third waits while two run');
+  scheduler.started('m', 1, false);
+  a();
+  (await waiting)();
+  t.equal(third, true, 'and goes once one ends');
+  // The named limit now bounds tokens beside others, though none was configured.
+  b();
+  const big = await scheduler.acquire('m', 400);
+  let over = false;
+  const overLimit = scheduler.acquire('m', 200).then((release) => ((over = true), release));
+  await new Promise((r) => setImmediate(r));
+  t.equal(over, false, '400 + 200 is over the 500 the error named');
+  big();
+  (await overLimit)();
+  scheduler.started('m', 2, false);
+  t.equal(scheduler.congested('m'), 0);
+  t.equal(scheduler.maxRunning('m'), 1, 'never below one');
+  t.equal(scheduler.maxRunning('unknown'), Infinity);
+});
+
 t.test('the token scheduler: FIFO per model under the limit; a lone batch over it goes; abort leaves the queue', async (t) => {
   const scheduler = new TokenScheduler({ big: 100, '*': 50 });
   t.equal(scheduler.limitOf('big-2024-01-01'), 100, 'a dated snapshot has its base name’s limit');

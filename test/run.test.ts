@@ -143,6 +143,34 @@ t.test('maxAttempts bounds the tries; what is still failing is reported failed, 
   t.equal(Math.max(...summary.batches.map((b) => b.attempt)), 2);
 });
 
+t.test('token-limit failures while the queue is full teach the scheduler and do not use up tries', async (t) => {
+  const dir = await tempDir(t, 'batchline-run-');
+  const input = join(dir, 'input.jsonl');
+  // Requests of one size, so that every batch counts the same tokens.
+  const same = (i: number) => ({ custom_id: `r${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `question ${String(i).padStart(3, '0')}` }] } });
+  await writeFile(input, Array.from({ length: 80 }, (_, i) => JSON.stringify(same(i + 1)) + '\n').join(''));
+  // The tokens the emulator counts for one batch of 10, measured on an emulator without a limit.
+  const free = await startEmulator({ batchDurationMs: 20, seed: 5 });
+  t.teardown(() => free.close());
+  const freeClient = new ApiClient({ baseURL: `${free.url}/v1`, apiKey: 'k', retry: { baseDelayMs: 5 } });
+  const measured = await runBatch({ input, stateDir: join(dir, 'measure'), client: freeClient, maxRequests: 10, poll: FAST_POLL });
+  const perBatch = measured.usage.input_tokens / measured.batches.length;
+  // Room for two batches of the model at once; eight are sent, four at a time.
+  const limited = await startEmulator({ batchDurationMs: 300, seed: 5, tokenLimit: Math.floor(perBatch * 2.5) });
+  t.teardown(() => limited.close());
+  const client = new ApiClient({ baseURL: `${limited.url}/v1`, apiKey: 'k', retry: { baseDelayMs: 5 } });
+  const logs: string[] = [];
+  const out = join(dir, 'out.jsonl');
+  const summary = await runBatch({ input, output: out, stateDir: join(dir, 'state'), client, maxRequests: 10, maxAttempts: 1, tokenLimitRetryMs: 2000, poll: FAST_POLL, onLog: (l) => logs.push(l) });
+  inOrder(t, await lines(out), 80);
+  t.equal(summary.counts.succeeded, 80, `one try each, and yet every request answered: ${JSON.stringify(summary.counts)}`);
+  const refused = summary.batches.filter((b) => b.status === 'failed');
+  t.ok(refused.length > 0, 'some batches were refused on the token limit');
+  t.ok(logs.some((l) => /not counted as a try/.test(l)), 'the resubmissions say they are not tries');
+  // Once taught, no more than two of the model's batches ran at once: only the first wave was refused, no resubmission.
+  t.same(refused.filter((b) => b.attempt > 1).map((b) => b.index), [], `${refused.length} refusals, all in the first wave`);
+});
+
 t.test('the token scheduler keeps the enqueued tokens of a model under its limit', async (t) => {
   const { dir, input, client, emulator } = await setup(t, { batchDurationMs: 60 });
   const estimate = () => 100;

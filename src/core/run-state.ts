@@ -41,6 +41,20 @@ export interface UnitSpec extends Omit<ShardDescriptor, 'tokens'> {
   tokens: number;
   /** A file already on the API holding exactly these requests (a resubmission after a token-limit failure). */
   fileId?: string | undefined;
+  /**
+   * Resubmissions in this unit's line that did not count as a try: token-limit
+   * failures while other batches of the model ran (the batch never ran; the
+   * queue was full). Tries used: `attempt - deferred`.
+   */
+  deferred?: number | undefined;
+}
+
+/** How many token-limit resubmissions of one line may go without counting as a try. */
+export const MAX_DEFERRED = 10;
+
+/** The tries a unit's line has used, itself included. */
+export function triesOf(spec: Pick<UnitSpec, 'attempt' | 'deferred'>): number {
+  return spec.attempt - (spec.deferred ?? 0);
 }
 
 /** What is kept of a batch once it has ended. */

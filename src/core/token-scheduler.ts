@@ -6,17 +6,27 @@
  * on its own goes when nothing else of its model runs (it may still fail on
  * the limit; refusing it here would only hang the run). Also the waits after a
  * token-limit failure: until a batch of that model ends, or a delay passes.
+ * A token-limit failure teaches it the account's limit: from then on no more
+ * batches of that model run at once than ran beside the failed one (at least
+ * one), and a limit the error message names is kept beside the configured one.
  */
 import { AbortError, abortMessage } from '../errors.ts';
 
 interface Waiter {
   tokens: number;
+  limit: number;
   grant: () => void;
 }
 
 interface ModelQueue {
   inFlight: number;
   running: number;
+  /** Batches of the model allowed at once: learnt from a token-limit failure. */
+  maxRunning: number;
+  /** The account's limit as a token-limit error named it. */
+  learnt: number;
+  /** Units whose batch of the model was seen past validation (in progress, finalizing): what holds the account's queue. */
+  started: Set<number>;
   waiting: Waiter[];
   /** Resolved (and replaced) each time a batch of the model ends. */
   ended: { promise: Promise<void>; resolve: () => void };
@@ -56,7 +66,7 @@ export class TokenScheduler {
   #queue(model: string): ModelQueue {
     const key = baseModel(model);
     let queue = this.#models.get(key);
-    if (!queue) this.#models.set(key, (queue = { inFlight: 0, running: 0, waiting: [], ended: signalOnce() }));
+    if (!queue) this.#models.set(key, (queue = { inFlight: 0, running: 0, maxRunning: Number.POSITIVE_INFINITY, learnt: Number.POSITIVE_INFINITY, started: new Set(), waiting: [], ended: signalOnce() }));
     return queue;
   }
 
@@ -75,8 +85,7 @@ export class TokenScheduler {
     if (signal?.aborted) throw new AbortError(abortMessage(signal));
     const queue = this.#queue(model);
     const limit = this.limitOf(model);
-    const fits = () => queue.running === 0 || queue.inFlight + tokens <= limit;
-    if (now || (queue.waiting.length === 0 && fits())) {
+    if (now || (queue.waiting.length === 0 && fits(queue, tokens, limit))) {
       queue.inFlight += tokens;
       queue.running++;
     } else {
@@ -87,10 +96,11 @@ export class TokenScheduler {
           if (at === -1) return;
           queue.waiting.splice(at, 1);
           reject(new AbortError(abortMessage(signal as AbortSignal)));
-          this.#grant(queue, limit);
+          this.#grant(queue);
         };
         const waiter: Waiter = {
           tokens,
+          limit,
           grant: () => {
             signal?.removeEventListener('abort', onAbort);
             resolve();
@@ -109,19 +119,45 @@ export class TokenScheduler {
       const ended = queue.ended;
       queue.ended = signalOnce();
       ended.resolve();
-      this.#grant(queue, limit);
+      this.#grant(queue);
     };
   }
 
-  #grant(queue: ModelQueue, limit: number): void {
+  #grant(queue: ModelQueue): void {
     while (queue.waiting.length > 0) {
       const next = queue.waiting[0];
-      if (queue.running > 0 && queue.inFlight + next.tokens > limit) break;
+      if (!fits(queue, next.tokens, next.limit)) break;
       queue.waiting.shift();
       queue.inFlight += next.tokens;
       queue.running++;
       next.grant();
     }
+  }
+
+  /** The batch of `unit` was seen past validation (`true`), or has ended (`false`). */
+  started(model: string, unit: number, running: boolean): void {
+    const queue = this.#queue(model);
+    if (running) queue.started.add(unit);
+    else queue.started.delete(unit);
+  }
+
+  /**
+   * A batch of `model` failed on the account's token limit: from now on at
+   * most as many of its batches run at once as were seen running past
+   * validation (at least one), and `namedLimit` (the limit the error message
+   * gave), if any, is kept. Returns how many were seen running.
+   */
+  congested(model: string, namedLimit?: number): number {
+    const queue = this.#queue(model);
+    const others = queue.started.size;
+    queue.maxRunning = Math.max(1, Math.min(queue.maxRunning, others));
+    if (namedLimit !== undefined && namedLimit > 0) queue.learnt = Math.min(queue.learnt, namedLimit);
+    return others;
+  }
+
+  /** Batches of `model` allowed at once (Infinity until a token-limit failure taught a number). */
+  maxRunning(model: string): number {
+    return this.#models.get(baseModel(model))?.maxRunning ?? Number.POSITIVE_INFINITY;
   }
 
   /** Resolves when a batch of `model` ends, or after `maxWaitMs` through `sleep`, whichever is first. */
@@ -130,4 +166,10 @@ export class TokenScheduler {
     if (queue.running === 0) return sleep(maxWaitMs);
     await Promise.race([queue.ended.promise, sleep(maxWaitMs)]);
   }
+}
+
+/** Whether a batch of `tokens` may start now: alone it always may; beside others, within the batch count and the token limit. */
+function fits(queue: ModelQueue, tokens: number, limit: number): boolean {
+  if (queue.running === 0) return true;
+  return queue.running < queue.maxRunning && queue.inFlight + tokens <= Math.min(limit, queue.learnt);
 }

@@ -14,7 +14,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortError, abortMessage, BatchlineError } from '../errors.ts';
-import { foldRunSteps, applyRunStep, type RunHeader, type RunState, type RunStep, type UnitState } from '../core/run-state.ts';
+import { foldRunSteps, applyRunStep, triesOf, type RunHeader, type RunState, type RunStep, type UnitSpec, type UnitState } from '../core/run-state.ts';
 import { TokenScheduler } from '../core/token-scheduler.ts';
 import { ApiClient, resolveClient } from '../openai/client.ts';
 import { cancelBatch } from '../openai/batches.ts';
@@ -64,6 +64,12 @@ async function clearLeftovers(stateDir: string, output: string | undefined): Pro
 
 async function drain(results: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of results) void _;
+}
+
+/** "try 2 of 3", or, for a token-limit resubmission that does not count, why not. */
+function retryNote(parent: UnitSpec, followUp: UnitSpec, maxAttempts: number): string {
+  if ((followUp.deferred ?? 0) > (parent.deferred ?? 0)) return "not counted as a try: the model's queue on the account was full";
+  return `try ${triesOf(followUp)} of ${maxAttempts}`;
 }
 
 /** What a dry run reports: the shards a run would send, with their estimated tokens; no upload, no state. */
@@ -197,7 +203,7 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
           // The follow-up's unit exists before this one is handed to the join, which looks it up.
           if (followUp) spawn(state.units.get(followUp.index) as UnitState);
           settled.push(unit);
-          if (followUp) log(`batch ${unit.batchId ?? unit.spec.index}: ${followUp.requests} requests go again (try ${followUp.attempt} of ${o.maxAttempts})`);
+          if (followUp) log(`batch ${unit.batchId ?? unit.spec.index}: ${followUp.requests} requests go again (${retryNote(unit.spec, followUp, o.maxAttempts)})`);
         },
         (err: unknown) => fail(err),
       );

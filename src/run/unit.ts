@@ -26,7 +26,7 @@ import { fileIdOrNull } from '../openai/batches.ts';
 import { saveBatchFiles } from '../openai/results.ts';
 import type { NormalizedDownloadOptions } from '../openai/download.ts';
 import type { TokenScheduler } from '../core/token-scheduler.ts';
-import type { EndedBatch, RunStep, UnitFiles, UnitSpec, UnitState } from '../core/run-state.ts';
+import { MAX_DEFERRED, triesOf, type EndedBatch, type RunStep, type UnitFiles, type UnitSpec, type UnitState } from '../core/run-state.ts';
 import type { BatchObject, BatchRequest, ShardDescriptor } from '../types.ts';
 import { stateWrite } from './file-store.ts';
 import { planRetry, readStatuses, writeFailedLines } from './heal.ts';
@@ -34,6 +34,13 @@ import type { ProgressTracker } from './progress.ts';
 import type { Slots } from './slots.ts';
 
 export const TOKEN_LIMIT_CODE = 'token_limit_exceeded';
+
+/** The limit a token-limit error names ("… Limit: 2,000,000 enqueued tokens. …"), if it names one. */
+export function namedTokenLimit(message: string | null | undefined): number | undefined {
+  const match = /Limit:\s*([\d,]+)\s+enqueued tokens/i.exec(message ?? '');
+  const limit = match ? Number(match[1].replace(/,/g, '')) : Number.NaN;
+  return Number.isSafeInteger(limit) && limit > 0 ? limit : undefined;
+}
 
 export interface UnitContext {
   dir: string;
@@ -164,11 +171,12 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
           onProgress: (event) => {
             ctx.progress.counts(index, event.requestCounts);
             ctx.progress.live(index, event.status);
+            if (event.status === 'in_progress' || event.status === 'finalizing') ctx.scheduler.started(spec.model, index, true);
           },
         },
         ctx.signal,
         index,
-      );
+      ).finally(() => ctx.scheduler.started(spec.model, index, false));
       ctx.live.delete(index);
       await ctx.record({ kind: 'ended', unit: index, batch: endedBatch(final) });
     }
@@ -218,12 +226,23 @@ async function settleCancelled(ctx: UnitContext, unit: UnitState): Promise<null>
 async function settle(ctx: UnitContext, unit: UnitState): Promise<UnitSpec | null> {
   const { spec } = unit;
   const ended = unit.ended as EndedBatch;
-  const canRetry = spec.attempt < ctx.maxAttempts && !ctx.cancelRequested();
-  const tokenLimited = ended.status === 'failed' && ended.errors.some((item) => item.code === TOKEN_LIMIT_CODE);
-  if (tokenLimited && canRetry) {
+  const canRetry = triesOf(spec) < ctx.maxAttempts && !ctx.cancelRequested();
+  const limitError = ended.status === 'failed' ? ended.errors.find((item) => item.code === TOKEN_LIMIT_CODE) : undefined;
+  // The batch never ran: the model's queue on the account was full. The scheduler learns from it; while other batches
+  // of the model ran beside it, the resubmission is not counted as a try (up to MAX_DEFERRED times).
+  const others = limitError ? ctx.scheduler.congested(spec.model, namedTokenLimit(limitError.message)) : 0;
+  const deferred = others > 0 && (spec.deferred ?? 0) < MAX_DEFERRED && !ctx.cancelRequested();
+  if (limitError && (canRetry || deferred)) {
     // The same file goes again once the model's enqueued tokens have gone down.
     await ctx.scheduler.afterNextEnd(spec.model, (ms) => sleep(ms, undefined, { signal: ctx.signal }), ctx.tokenLimitRetryMs);
-    const followUp: UnitSpec = { ...spec, index: ctx.nextFollowUp(), attempt: spec.attempt + 1, parent: spec.index, fileId: unit.fileId ?? undefined };
+    const followUp: UnitSpec = {
+      ...spec,
+      index: ctx.nextFollowUp(),
+      attempt: spec.attempt + 1,
+      deferred: (spec.deferred ?? 0) + (deferred ? 1 : 0),
+      parent: spec.index,
+      fileId: unit.fileId ?? undefined,
+    };
     await ctx.record({ kind: 'settled', unit: spec.index, retried: spec.requests, followUp });
     return followUp;
   }
