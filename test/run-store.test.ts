@@ -143,6 +143,16 @@ t.test('the token scheduler learns from a token-limit failure: the batches seen 
   scheduler.started('m', 2, false);
   t.equal(scheduler.congested('m'), 0);
   t.equal(scheduler.maxRunning('m'), 1, 'never below one');
+  // A full round ending raises it by one: one batch at a cap of one, then two at two.
+  for (const unit of [10, 11, 12]) {
+    const release = await scheduler.acquire('m', 0);
+    scheduler.started('m', unit, true);
+    scheduler.started('m', unit, false);
+    release();
+  }
+  t.equal(scheduler.maxRunning('m'), 3, '1 → 2 after one ended, 2 → 3 after two more');
+  scheduler.started('m', 99, false);
+  t.equal(scheduler.maxRunning('m'), 3, 'a batch never seen running does not count');
   t.equal(scheduler.maxRunning('unknown'), Infinity);
 });
 

@@ -167,8 +167,9 @@ t.test('token-limit failures while the queue is full teach the scheduler and do 
   const refused = summary.batches.filter((b) => b.status === 'failed');
   t.ok(refused.length > 0, 'some batches were refused on the token limit');
   t.ok(logs.some((l) => /not counted as a try/.test(l)), 'the resubmissions say they are not tries');
-  // Once taught, no more than two of the model's batches ran at once: only the first wave was refused, no resubmission.
-  t.same(refused.filter((b) => b.attempt > 1).map((b) => b.index), [], `${refused.length} refusals, all in the first wave`);
+  // Taught by the first wave, the scheduler lets about two run at once, probing for a third now and then:
+  // without it every round of resubmissions meets the full queue again (21–28 refusals here).
+  t.ok(refused.length <= 12, `${refused.length} refusals`);
 });
 
 t.test('the token scheduler keeps the enqueued tokens of a model under its limit', async (t) => {

@@ -6,9 +6,10 @@
  * on its own goes when nothing else of its model runs (it may still fail on
  * the limit; refusing it here would only hang the run). Also the waits after a
  * token-limit failure: until a batch of that model ends, or a delay passes.
- * A token-limit failure teaches it the account's limit: from then on no more
- * batches of that model run at once than ran beside the failed one (at least
- * one), and a limit the error message names is kept beside the configured one.
+ * A token-limit failure teaches it the account's limit: no more batches of
+ * that model run at once than ran beside the failed one (at least one), one
+ * more after each full round of them has ended; and a limit the error message
+ * names is kept beside the configured one.
  */
 import { AbortError, abortMessage } from '../errors.ts';
 
@@ -27,6 +28,8 @@ interface ModelQueue {
   learnt: number;
   /** Units whose batch of the model was seen past validation (in progress, finalizing): what holds the account's queue. */
   started: Set<number>;
+  /** Such batches ended since maxRunning last changed: a full round of them raises it by one. */
+  endedSince: number;
   waiting: Waiter[];
   /** Resolved (and replaced) each time a batch of the model ends. */
   ended: { promise: Promise<void>; resolve: () => void };
@@ -66,7 +69,7 @@ export class TokenScheduler {
   #queue(model: string): ModelQueue {
     const key = baseModel(model);
     let queue = this.#models.get(key);
-    if (!queue) this.#models.set(key, (queue = { inFlight: 0, running: 0, maxRunning: Number.POSITIVE_INFINITY, learnt: Number.POSITIVE_INFINITY, started: new Set(), waiting: [], ended: signalOnce() }));
+    if (!queue) this.#models.set(key, (queue = { inFlight: 0, running: 0, maxRunning: Number.POSITIVE_INFINITY, learnt: Number.POSITIVE_INFINITY, started: new Set(), endedSince: 0, waiting: [], ended: signalOnce() }));
     return queue;
   }
 
@@ -134,11 +137,24 @@ export class TokenScheduler {
     }
   }
 
-  /** The batch of `unit` was seen past validation (`true`), or has ended (`false`). */
+  /**
+   * The batch of `unit` was seen past validation (`true`), or has ended
+   * (`false`). After a token-limit failure lowered the batches allowed at
+   * once, each full round of them ending raises it by one again (additive
+   * increase): a refusal that was passing, or forced, does not slow the rest
+   * of the run for good.
+   */
   started(model: string, unit: number, running: boolean): void {
     const queue = this.#queue(model);
-    if (running) queue.started.add(unit);
-    else queue.started.delete(unit);
+    if (running) {
+      queue.started.add(unit);
+      return;
+    }
+    if (!queue.started.delete(unit) || !Number.isFinite(queue.maxRunning)) return;
+    if (++queue.endedSince < queue.maxRunning) return;
+    queue.maxRunning++;
+    queue.endedSince = 0;
+    this.#grant(queue);
   }
 
   /**
@@ -151,6 +167,7 @@ export class TokenScheduler {
     const queue = this.#queue(model);
     const others = queue.started.size;
     queue.maxRunning = Math.max(1, Math.min(queue.maxRunning, others));
+    queue.endedSince = 0;
     if (namedLimit !== undefined && namedLimit > 0) queue.learnt = Math.min(queue.learnt, namedLimit);
     return others;
   }
