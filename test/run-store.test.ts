@@ -108,6 +108,17 @@ t.test('the lock: one live holder; a dead holder’s lock is taken over; another
   await writeFile(join(dir, 'lock'), 'half a lock');
   const overTorn = await acquireRunLock(dir);
   await overTorn.release();
+  // The same dir by another path (a symlink, a relative path) is the same lock.
+  const { symlink } = await import('node:fs/promises');
+  const { relative } = await import('node:path');
+  const alias = join(dir, '..', `${dir.split(/[\\/]/).pop()}-alias`);
+  await symlink(dir, alias);
+  t.teardown(() => import('node:fs/promises').then(({ rm }) => rm(alias, { force: true })));
+  const held = await acquireRunLock(dir);
+  t.match(await lockOwner(alias), { pid: process.pid }, 'seen as held through a symlink');
+  t.match(await lockOwner(relative(process.cwd(), dir)), { pid: process.pid }, 'and through a relative path');
+  t.match(await rejection(acquireRunLock(alias)), { code: 'RUN_LOCKED' });
+  await held.release();
 });
 
 t.test('the token scheduler learns from a token-limit failure: the batches seen running, and the limit the error names', async (t) => {
@@ -248,4 +259,55 @@ t.test('readStatuses: plain successes by their custom_id, everything else parsed
   const broken = join(dir, 'broken.jsonl');
   await writeFile(broken, '{"id":"1","custom_id":"a","response":{"status_code":200,"request_id":"r","body":{"x":tru}},"error":null}\n');
   t.match(await rejection(readStatuses([{ path: broken, output: true }])), { code: 'INVALID_RESULT_LINE' }, 'a broken line that looks like a success is refused');
+});
+
+t.test('final result lines: one per request along a chain of follow-ups, whichever ran or gave no file', async (t) => {
+  const { SettledUnits } = await import('../src/run/final-results.ts');
+  const { mkdir } = await import('node:fs/promises');
+  const dir = await tempDir(t, 'batchline-final-');
+  await mkdir(join(dir, 'shards'));
+  await mkdir(join(dir, 'results'));
+  const req = (id: string) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-4o', messages: [] } });
+  const answer = (id: string, code: number) => JSON.stringify({ id: 'r', custom_id: id, response: { status_code: code, body: {} }, error: null });
+  await writeFile(join(dir, 'shards/shard-0.jsonl'), [req('a'), req('b'), req('c')].join('\n') + '\n');
+  await writeFile(join(dir, 'shards/retry-1.jsonl'), [req('b'), req('c')].join('\n') + '\n');
+  await writeFile(join(dir, 'shards/retry-2.jsonl'), [req('b'), req('c')].join('\n') + '\n');
+  await writeFile(join(dir, 'shards/retry-3.jsonl'), req('c') + '\n');
+  // P answers a and fails b and c (plus a line without a custom_id); A expires with no file at all;
+  // B answers b and fails c; C (c again) is cancelled before it goes out.
+  await writeFile(join(dir, 'results/P_output.jsonl'), [answer('a', 200), answer('b', 500), answer('c', 500), '{"id":"r","response":null,"error":null}'].join('\n') + '\n');
+  await writeFile(join(dir, 'results/B_output.jsonl'), [answer('b', 200), answer('c', 502)].join('\n') + '\n');
+  const spec = (index: number, path: string, attempt: number, parent: number | null, requests: number): UnitSpec =>
+    ({ index, origin: 0, attempt, parent, path, bytes: 1, requests, endpoint: '/v1/chat/completions', model: 'gpt-4o', firstLine: 1, lastLine: 3, sha256: `x${index}`, md5: 'y', tokens: 0 });
+  const end = (status: 'completed' | 'expired', out: string | null) => ({ status, outputFileId: out, errorFileId: null, requestCounts: { total: 1, completed: 0, failed: 0 }, usage: null, errors: [] });
+  const A = spec(FOLLOW_UP_BASE, 'shards/retry-1.jsonl', 2, 0, 2);
+  const B = spec(FOLLOW_UP_BASE + 1, 'shards/retry-2.jsonl', 3, A.index, 2);
+  const C = spec(FOLLOW_UP_BASE + 2, 'shards/retry-3.jsonl', 4, B.index, 1);
+  const ran = (index: number, id: string, status: 'completed' | 'expired', output: string | null): RunStep[] => [
+    { kind: 'submitted', unit: index, batchId: id, adopted: false },
+    { kind: 'ended', unit: index, batch: end(status, output ? 'f' : null) },
+    { kind: 'downloaded', unit: index, files: { output, error: null, failed: null } },
+  ];
+  const steps: RunStep[] = [
+    { kind: 'shard', unit: spec(0, 'shards/shard-0.jsonl', 1, null, 3) },
+    ...ran(0, 'P', 'completed', 'results/P_output.jsonl'),
+    { kind: 'settled', unit: 0, retried: 2, followUp: A },
+    ...ran(A.index, 'A', 'expired', null),
+    { kind: 'settled', unit: A.index, retried: 2, followUp: B },
+    ...ran(B.index, 'B', 'completed', 'results/B_output.jsonl'),
+    { kind: 'settled', unit: B.index, retried: 1, followUp: C },
+    { kind: 'settled', unit: C.index, retried: 0, followUp: null },
+  ];
+  const state = foldRunSteps(steps);
+  const settled = new SettledUnits();
+  for (const unit of state.units.values()) settled.push(unit);
+  settled.close();
+  let text = '';
+  for await (const chunk of settled.lines(dir, state, new AbortController().signal)) text += Buffer.from(chunk).toString();
+  const got = text.trim().split('\n').map((l) => JSON.parse(l) as { custom_id?: string; response: { status_code: number } | null });
+  t.same(
+    got.map((l) => `${l.custom_id ?? '-'}:${l.response?.status_code ?? 'null'}`).sort(),
+    ['-:null', 'a:200', 'b:200', 'c:502'],
+    'a from P, b from B, c as B left it (C never went out), the id-less line once; nothing from A, which gave no file',
+  );
 });

@@ -212,6 +212,35 @@ t.test('results go to a Writable or an awaited callback; a stream source is spoo
   t.equal(text.trim().split('\n').length, 12);
 });
 
+t.test('a bad row or a failing source stops the run coded, and the source is closed', async (t) => {
+  const { dir, client } = await setup(t, {}, 1);
+  let closed = false;
+  async function* rows() {
+    try {
+      yield { id: 1, question: 'q1' };
+      yield { id: 2 };
+      yield { id: 3, question: 'q3' };
+    } finally {
+      closed = true;
+    }
+  }
+  const build = { customId: (row: { id: number }) => `row-${row.id}`, endpoint: '/v1/chat/completions' as const, body: (row: { question?: string }) => {
+    if (row.question === undefined) throw new Error('no question');
+    return { model: 'gpt-4o-mini', messages: [{ role: 'user', content: row.question }] };
+  } };
+  t.match(await rejection(runBatch({ input: rows(), build, stateDir: join(dir, 'bad-row'), client, poll: FAST_POLL })), { code: 'INVALID_ROW', line: 2 });
+  t.equal(closed, true, 'the generator was closed (its finally ran)');
+
+  async function* broken() {
+    yield JSON.stringify(request(1, 'gpt-4o-mini')) + '\n';
+    throw new Error('cursor lost');
+  }
+  t.match(await rejection(runBatch({ input: broken(), stateDir: join(dir, 'broken'), client, poll: FAST_POLL })), { code: 'INPUT_UNREADABLE', message: /cursor lost/ });
+  const circular: Record<string, unknown> = { custom_id: 'c' };
+  circular.self = circular;
+  t.match(await rejection(runBatch({ input: [circular], stateDir: join(dir, 'circular'), client, poll: FAST_POLL })), { code: 'INVALID_ROW', line: 1 });
+});
+
 t.test('a changed input, changed options and a second live process are refused; a finished run rejoins', async (t) => {
   const { dir, input, client } = await setup(t, {}, 50);
   const state = join(dir, 'state');

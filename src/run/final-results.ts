@@ -62,8 +62,9 @@ export class SettledUnits {
     };
     for (let unit = await this.#next(signal); unit !== null; unit = await this.#next(signal)) {
       const files = filesOf(unit);
-      if (files.length === 0) {
-        // A follow-up that never ran (the run was cancelled first): the answers its parent had stand.
+      if (files.length === 0 && unit.followUp === null) {
+        // A follow-up that gave nothing final (cancelled before it went out, or ended with no file and no tries left):
+        // the answers its parent had stand. One with a follow-up of its own gives nothing; that follow-up answers.
         const parent = unit.spec.parent === null ? undefined : state.units.get(unit.spec.parent);
         if (!parent) continue;
         const own = await idsIn(unit);
@@ -107,7 +108,8 @@ async function* keptLines(path: string, ids: ReadonlySet<string>, inside: boolea
   let size = 0;
   for await (const bytes of fileLines(path, signal)) {
     const id = customIdOf(bytes, true);
-    if (id !== null && ids.has(customIdText(id)) !== inside) continue;
+    // A line without a readable custom_id goes out once: with the parent's other lines, not again here.
+    if (id === null ? inside : ids.has(customIdText(id)) !== inside) continue;
     if (size + bytes.length + 1 > out.length && size > 0) {
       yield out.subarray(0, size);
       size = 0;

@@ -14,13 +14,19 @@ import { systemCode, systemReason } from '../io/system-error.ts';
 
 export const LOCK_FILE = 'lock';
 
-/** The locks this process holds: a lock naming our own pid that is not here was left by an earlier process that had it (a restarted container). */
+/**
+ * The tokens of the locks this process holds, whatever path they were taken
+ * by: a lock naming our own pid whose token is not here was left by an earlier
+ * process that had the pid (a restarted container).
+ */
 const held = new Set<string>();
 
 interface LockOwner {
   pid: number;
   host: string;
   startedAt: number;
+  /** Random, one per lock taken. */
+  token?: string;
 }
 
 export interface RunLock {
@@ -52,13 +58,18 @@ export async function lockOwner(dir: string): Promise<LockOwner | null> {
   const owner = await readOwner(join(dir, LOCK_FILE));
   if (!owner) return null;
   if (owner.host !== hostname()) return owner;
-  if (owner.pid === process.pid) return held.has(join(dir, LOCK_FILE)) ? owner : null;
+  if (owner.pid === process.pid) return ownedHere(owner) ? owner : null;
   return isAlive(owner.pid) ? owner : null;
+}
+
+function ownedHere(owner: LockOwner): boolean {
+  return owner.pid === process.pid && owner.token !== undefined && held.has(owner.token);
 }
 
 export async function acquireRunLock(dir: string): Promise<RunLock> {
   const path = join(dir, LOCK_FILE);
-  const me: LockOwner = { pid: process.pid, host: hostname(), startedAt: Date.now() };
+  const token = randomBytes(8).toString('hex');
+  const me: LockOwner = { pid: process.pid, host: hostname(), startedAt: Date.now(), token };
   for (let tries = 0; tries < 3; tries++) {
     try {
       const handle = await open(path, 'wx');
@@ -68,12 +79,12 @@ export async function acquireRunLock(dir: string): Promise<RunLock> {
       } finally {
         await handle.close();
       }
-      held.add(path);
+      held.add(token);
       return {
         async release() {
-          held.delete(path);
+          held.delete(token);
           const owner = await readOwner(path);
-          if (owner?.pid === me.pid && owner.host === me.host) await rm(path, { force: true });
+          if (owner?.token === token && owner.host === me.host) await rm(path, { force: true });
         },
       };
     } catch (err) {
@@ -85,8 +96,7 @@ export async function acquireRunLock(dir: string): Promise<RunLock> {
     if (owner && owner.host !== me.host) {
       throw new BatchlineError('RUN_LOCKED', `the run in ${dir} is locked by process ${owner.pid} on host ${owner.host}; if it is gone, remove ${path}`);
     }
-    const ours = owner?.pid === process.pid && held.has(path);
-    if (owner && (ours || (owner.pid !== process.pid && isAlive(owner.pid)))) {
+    if (owner && (ownedHere(owner) || (owner.pid !== process.pid && isAlive(owner.pid)))) {
       throw new BatchlineError('RUN_LOCKED', `the run in ${dir} is in progress in process ${owner.pid}; wait for it, or stop it and run again to resume`);
     }
     // Stale: moved aside under a name of its own, so two processes taking it over cannot both remove a fresh lock.

@@ -24,39 +24,54 @@ async function* sourceBytes(source: RequestSource, build: RequestSpec<unknown> |
   const items: AsyncIterable<unknown> | Iterable<unknown> = source instanceof Readable ? source : source;
   let row = 0;
   const iterator = (Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]()) as AsyncIterator<unknown> | Iterator<unknown>;
-  for (;;) {
-    let next: IteratorResult<unknown>;
-    try {
-      next = await iterator.next();
-    } catch (err) {
-      // The source's own failure (a database cursor, a broken pipe): the input could not be read.
-      if (err instanceof BatchlineError) throw err;
-      throw new IoError('INPUT_UNREADABLE', `the input stream failed: ${systemReason(err)}`, { syscallCode: systemCode(err), cause: err });
-    }
-    if (next.done) break;
-    const item = next.value;
-    if (Buffer.isBuffer(item)) yield item;
-    else if (item instanceof Uint8Array) yield Buffer.from(item.buffer, item.byteOffset, item.byteLength);
-    else if (typeof item === 'string') yield Buffer.from(item, 'utf8');
-    else {
-      row++;
-      let value: unknown = item;
-      if (build) {
-        try {
-          value = toRequest(item, build);
-        } catch (err) {
-          throw new ValidationError('INVALID_ROW', `build could not make a request from row ${row}: ${(err as Error).message}`, { line: row, cause: err });
-        }
-      }
-      let text: string | undefined;
+  let done = false;
+  try {
+    for (;;) {
+      let next: IteratorResult<unknown>;
       try {
-        text = JSON.stringify(value);
+        next = await iterator.next();
       } catch (err) {
-        throw new ValidationError('INVALID_ROW', `row ${row} cannot be written as JSON: ${(err as Error).message}`, { line: row, cause: err });
+        done = true;
+        // The source's own failure (a database cursor, a broken pipe): the input could not be read.
+        if (err instanceof BatchlineError) throw err;
+        throw new IoError('INPUT_UNREADABLE', `the input stream failed: ${systemReason(err)}`, { syscallCode: systemCode(err), cause: err });
       }
-      if (text === undefined) throw new ValidationError('INVALID_ROW', `row ${row} cannot be written as JSON`, { line: row });
-      yield Buffer.from(`${text}\n`, 'utf8');
+      if (next.done) {
+        done = true;
+        break;
+      }
+      const item = next.value;
+      if (!(item instanceof Uint8Array) && typeof item !== 'string') row++;
+      yield* itemBytes(item, row, build);
     }
+  } finally {
+    // Stopped early (a bad row, an abort, a failed write): the source is closed, its cursor or stream released.
+    if (!done) await iterator.return?.();
+  }
+}
+
+/** One item of a source as JSONL bytes: bytes and strings as they come, an object (a row) as one JSON line. */
+function* itemBytes(item: unknown, row: number, build: RequestSpec<unknown> | undefined): Generator<Buffer> {
+  if (Buffer.isBuffer(item)) yield item;
+  else if (item instanceof Uint8Array) yield Buffer.from(item.buffer, item.byteOffset, item.byteLength);
+  else if (typeof item === 'string') yield Buffer.from(item, 'utf8');
+  else {
+    let value: unknown = item;
+    if (build) {
+      try {
+        value = toRequest(item, build);
+      } catch (err) {
+        throw new ValidationError('INVALID_ROW', `build could not make a request from row ${row}: ${(err as Error).message}`, { line: row, cause: err });
+      }
+    }
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      throw new ValidationError('INVALID_ROW', `row ${row} cannot be written as JSON: ${(err as Error).message}`, { line: row, cause: err });
+    }
+    if (text === undefined) throw new ValidationError('INVALID_ROW', `row ${row} cannot be written as JSON`, { line: row });
+    yield Buffer.from(`${text}\n`, 'utf8');
   }
 }
 
