@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { ResultMatcher, type MatchCounts } from '../src/core/join/match.ts';
-import { findTopLevelValues } from '../src/core/join/json-scan.ts';
+import { scanJsonText, type MemberWatch } from '../src/core/join/json-scan.ts';
 
 const counts = (): MatchCounts => ({ succeeded: 0, failed: 0, rejected: 0, expired: 0, cancelled: 0, missing: 0, duplicates: 0, unknown: 0, conflicting: 0 });
 
@@ -22,6 +22,11 @@ const RESULTS: Array<[string, string]> = [
   ['g', '{"custom_id":"g","error":null,"response":{"status_code":200,"request_id":"r","body":{}}}'],
   // A nested "response" that reads as a success ahead of the top-level one, a 500.
   ['h', '{"id":"8","custom_id":"h","meta":{"response":{"status_code":200,"x":1}},"response":{"status_code":500,"request_id":"r","body":{}},"error":null}'],
+  // A status_code given twice, or again under an escaped name: JSON.parse reads the last.
+  ['i', '{"id":"9","custom_id":"i","response":{"status_code":200,"status_code":500,"request_id":"r","body":{}},"error":null}'],
+  ['j', '{"id":"10","custom_id":"j","response":{"status_code":200,"status\\u005fcode":429,"request_id":"r","body":{}},"error":null}'],
+  // An error given twice, the first under an escaped name: the last (null) stands.
+  ['k', '{"id":"11","custom_id":"k","response":{"status_code":200,"request_id":"r","body":{}},"\\u0065rror":{"code":"x","message":"m"},"error":null}'],
 ];
 
 for (const includeRequest of [false, true]) {
@@ -37,7 +42,7 @@ for (const includeRequest of [false, true]) {
     }
     const missing = lines.matchLine(input('z'), 9, []);
     t.same(JSON.parse(missing.toString()), JSON.parse(JSON.stringify(objects.match(input('z'), 9, []))));
-    t.same(lineCounts, { succeeded: 4, failed: 2, rejected: 1, expired: 1, cancelled: 0, missing: 1, duplicates: 0, unknown: 0, conflicting: 0 });
+    t.same(lineCounts, { succeeded: 5, failed: 3, rejected: 2, expired: 1, cancelled: 0, missing: 1, duplicates: 0, unknown: 0, conflicting: 0 });
   });
 }
 
@@ -47,12 +52,26 @@ t.test('a result line that looks like a success but is not valid JSON is refused
   t.throws(() => lines.matchLine(input('i'), 1, [record(broken)]), { code: 'INVALID_RESULT_LINE' });
 });
 
-t.test('findTopLevelValues: spans of top-level values, null when the line is not plainly one object', async (t) => {
-  const line = Buffer.from('{"a":1,"b":{"a":2},"c":"x"}');
-  const spans = findTopLevelValues(line, [Buffer.from('b'), Buffer.from('a'), Buffer.from('z')]);
-  t.same(spans?.map((s) => (s ? line.subarray(s.start, s.end).toString() : null)), ['{"a":2}', '1', null]);
-  t.same(findTopLevelValues(Buffer.from(' {} '), [Buffer.from('a')]), [null]);
-  for (const bad of ['[1]', '{"a":1,"a":2}', '{"a":1} x', '{"a" 1}', '{"\\u0061":1}', '{"a":1', '{"a":"1}', '{1:2}']) {
-    t.equal(findTopLevelValues(Buffer.from(bad), [Buffer.from('a')]), null, bad);
+t.test('scanJsonText tells the members at depth 1 and 2 with their value spans, and refuses what isJsonText refuses', async (t) => {
+  const seen: string[] = [];
+  const watch = (line: Buffer, refuse = ''): MemberWatch => {
+    let keys: string[] = [];
+    return {
+      key(bytes, depth, start, end) {
+        const key = bytes.subarray(start, end).toString();
+        keys[depth] = key;
+        return key !== refuse;
+      },
+      value(depth, start, end) {
+        seen.push(`${depth}:${keys[depth]}=${line.subarray(start, end).toString()}`);
+      },
+    };
+  };
+  const line = Buffer.from('{"a":1,"b":{"a":[2,{"deep":3}],"c":{}},"d":"x\\"y","e":[ {"no":1} ]}');
+  t.equal(scanJsonText(line, watch(line)), true);
+  t.same(seen, ['1:a=1', '2:a=[2,{"deep":3}]', '2:c={}', '1:b={"a":[2,{"deep":3}],"c":{}}', '1:d="x\\"y"', '1:e=[ {"no":1} ]']);
+  t.equal(scanJsonText(line, watch(line, 'c')), false, 'a watch refuses the text');
+  for (const bad of ['[1', '{"a":1,}', '{"a" 1}', '{"a":01}', '{"a":"\\u12"}', '{"a":1} x', '']) {
+    t.equal(scanJsonText(Buffer.from(bad), watch(Buffer.from(bad))), false, bad);
   }
 });

@@ -129,8 +129,8 @@ t.test('the token scheduler learns from a token-limit failure: the batches seen 
   const scheduler = new TokenScheduler(undefined);
   const a = await scheduler.acquire('m', 0);
   const b = await scheduler.acquire('m', 0);
-  scheduler.started('m', 1, true);
-  scheduler.started('m', 2, true);
+  scheduler.running('m', 1);
+  scheduler.running('m', 2);
   t.equal(scheduler.maxRunning('m'), Infinity);
   t.equal(scheduler.congested('m-2024-05-13', 500), 2, 'two batches of the model seen running (a snapshot shares the queue)');
   t.equal(scheduler.maxRunning('m'), 2);
@@ -138,7 +138,7 @@ t.test('the token scheduler learns from a token-limit failure: the batches seen 
   const waiting = scheduler.acquire('m', 0).then((release) => ((third = true), release));
   await new Promise((r) => setImmediate(r));
   t.equal(third, false, 'a third waits while two run');
-  scheduler.started('m', 1, false);
+  scheduler.ended('m', 1, false);
   a();
   (await waiting)();
   t.equal(third, true, 'and goes once one ends');
@@ -151,19 +151,21 @@ t.test('the token scheduler learns from a token-limit failure: the batches seen 
   t.equal(over, false, '400 + 200 is over the 500 the error named');
   big();
   (await overLimit)();
-  scheduler.started('m', 2, false);
+  scheduler.ended('m', 2, false);
   t.equal(scheduler.congested('m'), 0);
   t.equal(scheduler.maxRunning('m'), 1, 'never below one');
   // A full round ending raises it by one: one batch at a cap of one, then two at two.
   for (const unit of [10, 11, 12]) {
     const release = await scheduler.acquire('m', 0);
-    scheduler.started('m', unit, true);
-    scheduler.started('m', unit, false);
+    scheduler.running('m', unit);
+    scheduler.ended('m', unit, false);
     release();
   }
   t.equal(scheduler.maxRunning('m'), 3, '1 → 2 after one ended, 2 → 3 after two more');
-  scheduler.started('m', 99, false);
-  t.equal(scheduler.maxRunning('m'), 3, 'a batch never seen running does not count');
+  scheduler.ended('m', 99, false);
+  t.equal(scheduler.maxRunning('m'), 3, 'a batch never seen running, and not completed, does not count');
+  for (const unit of [20, 21, 22]) scheduler.ended('m', unit, true);
+  t.equal(scheduler.maxRunning('m'), 4, 'one that completed between two polls counts');
   t.equal(scheduler.maxRunning('unknown'), Infinity);
 });
 

@@ -137,20 +137,22 @@ export class TokenScheduler {
     }
   }
 
+  /** The batch of `unit` was seen past validation (in progress, finalizing): it holds the account's queue. */
+  running(model: string, unit: number): void {
+    this.#queue(model).started.add(unit);
+  }
+
   /**
-   * The batch of `unit` was seen past validation (`true`), or has ended
-   * (`false`). After a token-limit failure lowered the batches allowed at
-   * once, each full round of them ending raises it by one again (additive
-   * increase): a refusal that was passing, or forced, does not slow the rest
-   * of the run for good.
+   * The batch of `unit` has ended; `ran`: it got past validation (it was
+   * seen running, or it completed). After a token-limit failure lowered the
+   * batches allowed at once, each full round of such endings raises it by one
+   * again (additive increase): a refusal that was passing, or forced, does not
+   * slow the rest of the run for good.
    */
-  started(model: string, unit: number, running: boolean): void {
+  ended(model: string, unit: number, ran: boolean): void {
     const queue = this.#queue(model);
-    if (running) {
-      queue.started.add(unit);
-      return;
-    }
-    if (!queue.started.delete(unit) || !Number.isFinite(queue.maxRunning)) return;
+    const seen = queue.started.delete(unit);
+    if (!(seen || ran) || !Number.isFinite(queue.maxRunning)) return;
     if (++queue.endedSince < queue.maxRunning) return;
     queue.maxRunning++;
     queue.endedSince = 0;

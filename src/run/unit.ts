@@ -27,7 +27,7 @@ import { saveBatchFiles } from '../openai/results.ts';
 import type { NormalizedDownloadOptions } from '../openai/download.ts';
 import type { TokenScheduler } from '../core/token-scheduler.ts';
 import { MAX_DEFERRED, triesOf, type EndedBatch, type RunStep, type UnitFiles, type UnitSpec, type UnitState } from '../core/run-state.ts';
-import type { BatchObject, BatchRequest, ShardDescriptor } from '../types.ts';
+import type { BatchErrorItem, BatchObject, BatchRequest, ShardDescriptor } from '../types.ts';
 import { stateWrite } from './file-store.ts';
 import { planRetry, readStatuses, writeFailedLines } from './heal.ts';
 import type { ProgressTracker } from './progress.ts';
@@ -130,6 +130,7 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
   }
 
   let release: (() => void) | undefined;
+  let seenBeside: number | undefined;
   try {
     if (!unit.batchId) {
       if (!ctx.cancelRequested()) {
@@ -171,12 +172,19 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
           onProgress: (event) => {
             ctx.progress.counts(index, event.requestCounts);
             ctx.progress.live(index, event.status);
-            if (event.status === 'in_progress' || event.status === 'finalizing') ctx.scheduler.started(spec.model, index, true);
+            if (event.status === 'in_progress' || event.status === 'finalizing') ctx.scheduler.running(spec.model, index);
           },
         },
         ctx.signal,
         index,
-      ).finally(() => ctx.scheduler.started(spec.model, index, false));
+      ).catch((err: unknown) => {
+        ctx.scheduler.ended(spec.model, index, false);
+        throw err;
+      });
+      // A refusal on the token limit is counted against what runs beside it now, before those end too.
+      const limitError = tokenLimitErrorOf(final.errors?.data ?? []);
+      if (limitError) seenBeside = ctx.scheduler.congested(spec.model, namedTokenLimit(limitError.message));
+      ctx.scheduler.ended(spec.model, index, final.status === 'completed');
       ctx.live.delete(index);
       await ctx.record({ kind: 'ended', unit: index, batch: endedBatch(final) });
     }
@@ -205,7 +213,11 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
     }, ctx.signal);
   }
   ctx.progress.live(index, null);
-  return settle(ctx, unit);
+  return settle(ctx, unit, seenBeside);
+}
+
+function tokenLimitErrorOf(errors: readonly BatchErrorItem[]): BatchErrorItem | undefined {
+  return errors.find((item) => item.code === TOKEN_LIMIT_CODE);
 }
 
 function resultFiles(ctx: UnitContext, files: UnitFiles): Array<{ path: string; output: boolean }> {
@@ -223,14 +235,15 @@ async function settleCancelled(ctx: UnitContext, unit: UnitState): Promise<null>
 }
 
 /** Decides the unit's follow-up: the requests without a final answer go again, up to maxAttempts. */
-async function settle(ctx: UnitContext, unit: UnitState): Promise<UnitSpec | null> {
+async function settle(ctx: UnitContext, unit: UnitState, seenBeside: number | undefined): Promise<UnitSpec | null> {
   const { spec } = unit;
   const ended = unit.ended as EndedBatch;
   const canRetry = triesOf(spec) < ctx.maxAttempts && !ctx.cancelRequested();
-  const limitError = ended.status === 'failed' ? ended.errors.find((item) => item.code === TOKEN_LIMIT_CODE) : undefined;
-  // The batch never ran: the model's queue on the account was full. The scheduler learns from it; while other batches
-  // of the model ran beside it, the resubmission is not counted as a try (up to MAX_DEFERRED times).
-  const others = limitError ? ctx.scheduler.congested(spec.model, namedTokenLimit(limitError.message)) : 0;
+  const limitError = ended.status === 'failed' ? tokenLimitErrorOf(ended.errors) : undefined;
+  // The batch never ran: the model's queue on the account was full. The scheduler learnt from it as the poll saw it
+  // end (or learns now, on a resume); while other batches of the model ran beside it, the resubmission is not
+  // counted as a try (up to MAX_DEFERRED times).
+  const others = limitError ? (seenBeside ?? ctx.scheduler.congested(spec.model, namedTokenLimit(limitError.message))) : 0;
   const deferred = others > 0 && (spec.deferred ?? 0) < MAX_DEFERRED && !ctx.cancelRequested();
   if (limitError && (canRetry || deferred)) {
     // The same file goes again once the model's enqueued tokens have gone down.

@@ -157,38 +157,6 @@ export interface ValueSpan {
   end: number;
 }
 
-/**
- * The spans of the values of the top-level members named `keys` (UTF-8
- * bytes), in the order of `keys` (null for a key not there), or null when the
- * fast scan cannot vouch for the line: not one object closing cleanly, an
- * escaped key, a key given twice. Values are skipped by their structure, not
- * checked: use it on lines known to be JSON.
- */
-export function findTopLevelValues(bytes: Buffer, keys: readonly Buffer[]): Array<ValueSpan | null> | null {
-  const spans: Array<ValueSpan | null> = keys.map(() => null);
-  let i = skipSpace(bytes, 0);
-  if (bytes[i] !== OPEN_BRACE) return null;
-  i = skipSpace(bytes, i + 1);
-  if (bytes[i] === CLOSE_BRACE) return skipSpace(bytes, i + 1) === bytes.length ? spans : null;
-  while (i < bytes.length) {
-    if (!memberAt(bytes, i)) return null;
-    const k = keys.findIndex((key) => keyIs(bytes, key));
-    i = member.value;
-    const start = i;
-    i = skipValue(bytes, i);
-    if (i === -1) return null;
-    if (k !== -1) {
-      if (spans[k] !== null) return null;
-      spans[k] = { start, end: i };
-    }
-    i = skipSpace(bytes, i);
-    if (bytes[i] === COMMA) i = skipSpace(bytes, i + 1);
-    else if (bytes[i] === CLOSE_BRACE) return skipSpace(bytes, i + 1) === bytes.length ? spans : null;
-    else return null;
-  }
-  return null;
-}
-
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const MINUS = 0x2d;
@@ -259,30 +227,57 @@ const KEY = 1;
 const AFTER = 2;
 
 /**
+ * Told of the object members near the top of a JSON text as one scan checks
+ * it: each key at depth 1 (the top-level object's members) and 2 (theirs),
+ * and each such member's value span once the value has been read. Returning
+ * false refuses the text.
+ */
+export interface MemberWatch {
+  /** A key at `depth`: the bytes between its quotes are `start`…`end`. */
+  key(bytes: Buffer, depth: 1 | 2, start: number, end: number): boolean;
+  /** The value of the member whose key was last told at `depth`: `start`…`end`. */
+  value(depth: 1 | 2, start: number, end: number): void;
+}
+
+/**
  * True when `bytes` are one JSON text that JSON.parse accepts (after UTF-8
  * decoding, which turns invalid sequences into U+FFFD, so any byte ≥ 0x80 is
  * accepted inside a string). It allocates nothing but a small stack for the
  * nesting, so a whole input can be checked far more cheaply than parsed.
  */
 export function isJsonText(bytes: Buffer): boolean {
+  return scanJsonText(bytes, null);
+}
+
+/** isJsonText, telling `watch` of the members at depth 1 and 2 on the way. */
+export function scanJsonText(bytes: Buffer, watch: MemberWatch | null): boolean {
   // Open containers, innermost last: true for an object, false for an array.
   const open: boolean[] = [];
+  // For each open container, where its value began when it is a watched member's value (else -1).
+  const starts: number[] = [];
   let state = VALUE;
+  let valueStart = -1;
   let i = skipSpace(bytes, 0);
   for (;;) {
     if (state === VALUE) {
       const b = bytes[i];
+      // A member's value at depth 1 or 2 (open.length is the depth of the object it is in).
+      const watched = watch !== null && valueStart === i;
       if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+        const at = i;
         i = skipSpace(bytes, i + 1);
         if (bytes[i] === (b === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET)) {
           i++;
+          if (watched) watch.value(open.length as 1 | 2, at, i);
           state = AFTER;
         } else {
           open.push(b === OPEN_BRACE);
+          starts.push(watched ? at : -1);
           state = b === OPEN_BRACE ? KEY : VALUE;
         }
         continue;
       }
+      const at = i;
       if (b === QUOTE) i = strictStringEnd(bytes, i);
       else if (b === MINUS || isDigit(b)) i = strictNumberEnd(bytes, i);
       else if (b === 0x74) i = literalEnd(bytes, i, TRUE);
@@ -290,14 +285,19 @@ export function isJsonText(bytes: Buffer): boolean {
       else if (b === 0x6e) i = literalEnd(bytes, i, NULL);
       else return false;
       if (i === -1) return false;
+      if (watched) watch.value(open.length as 1 | 2, at, i);
       state = AFTER;
     } else if (state === KEY) {
       if (bytes[i] !== QUOTE) return false;
+      const keyStart = i + 1;
       i = strictStringEnd(bytes, i);
       if (i === -1) return false;
+      const depth = open.length;
+      if (watch !== null && depth <= 2 && !watch.key(bytes, depth as 1 | 2, keyStart, i - 1)) return false;
       i = skipSpace(bytes, i);
       if (bytes[i] !== COLON) return false;
       i = skipSpace(bytes, i + 1);
+      valueStart = depth <= 2 ? i : -1;
       state = VALUE;
     } else {
       i = skipSpace(bytes, i);
@@ -309,7 +309,9 @@ export function isJsonText(bytes: Buffer): boolean {
         state = inObject ? KEY : VALUE;
       } else if (b === (inObject ? CLOSE_BRACE : CLOSE_BRACKET)) {
         open.pop();
+        const at = starts.pop() as number;
         i++;
+        if (at !== -1) (watch as MemberWatch).value(open.length as 1 | 2, at, i);
       } else {
         return false;
       }

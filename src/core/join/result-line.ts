@@ -5,7 +5,7 @@
 import { JoinError } from '../../errors.ts';
 import type { BatchResultLine, ResultStatus } from '../../types.ts';
 import { describeOrigin, type LineOrigin } from './custom-id.ts';
-import { findTopLevelValues, isJsonText, type ValueSpan } from './json-scan.ts';
+import { scanJsonText, type MemberWatch, type ValueSpan } from './json-scan.ts';
 
 function invalid(origin: LineOrigin, why: string, customId?: string): JoinError {
   return new JoinError('INVALID_RESULT_LINE', `${describeOrigin(origin)}: ${why}`, { line: origin.line, customId });
@@ -64,33 +64,74 @@ export function resultStatus(result: BatchResultLine): Exclude<ResultStatus, 'mi
   return statusCode !== undefined && statusCode >= 500 ? 'failed' : 'rejected';
 }
 
-/** A successful response's value opens so: compact JSON and the live files' `": "` spacing both. */
-const SUCCESS_MARKS = [Buffer.from('{"status_code":200,'), Buffer.from('{"status_code": 200,')];
 /** The API writes `error` last: a line that does not end so is parsed (a cheap first test). */
 const NO_ERROR_ENDS = [Buffer.from('"error":null}'), Buffer.from('"error": null}')];
-const RESULT_KEYS = [Buffer.from('response'), Buffer.from('error')];
+const RESPONSE = Buffer.from('response');
+const ERROR = Buffer.from('error');
+const STATUS_CODE = Buffer.from('status_code');
 const NULL_VALUE = Buffer.from('null');
+const OK_STATUS = Buffer.from('200');
+const BACKSLASH = 0x5c;
+
+/**
+ * Watches a result line's scan for its top-level `response` and `error` and
+ * the response's own `status_code`. An escaped key at those depths, or one of
+ * those keys given twice, refuses the line: JSON.parse would read the last,
+ * and the fast path cannot vouch for which that is.
+ */
+class ResultMembers implements MemberWatch {
+  response: ValueSpan | null = null;
+  error: ValueSpan | null = null;
+  status: ValueSpan | null = null;
+  #top: 'response' | 'error' | 'other' = 'other';
+  #inner: 'status' | 'other' = 'other';
+
+  reset(): this {
+    this.response = this.error = this.status = null;
+    return this;
+  }
+
+  key(bytes: Buffer, depth: 1 | 2, start: number, end: number): boolean {
+    for (let i = start; i < end; i++) if (bytes[i] === BACKSLASH) return false;
+    if (depth === 1) {
+      this.#top = isKey(bytes, start, end, RESPONSE) ? 'response' : isKey(bytes, start, end, ERROR) ? 'error' : 'other';
+      return !((this.#top === 'response' && this.response) || (this.#top === 'error' && this.error));
+    }
+    this.#inner = this.#top === 'response' && isKey(bytes, start, end, STATUS_CODE) ? 'status' : 'other';
+    return !(this.#inner === 'status' && this.status);
+  }
+
+  value(depth: 1 | 2, start: number, end: number): void {
+    if (depth === 2) {
+      if (this.#inner === 'status') this.status = { start, end };
+    } else if (this.#top === 'response') this.response = { start, end };
+    else if (this.#top === 'error') this.error = { start, end };
+  }
+}
+
+const members = new ResultMembers();
 
 /**
  * The spans of `response` and `error` in a result line that plainly reads as
- * a success, without parsing it: its top-level response opens with a 200, its
- * top-level error is null, and the line is one valid JSON text. Null for any
- * other line, which is then parsed whole.
+ * a success, without parsing it: one valid JSON text whose top-level response
+ * holds `"status_code": 200` and whose top-level error is null, with none of
+ * those keys escaped or given twice. Null for any other line, which is then
+ * parsed whole. One scan checks the text and finds the members.
  */
 export function plainSuccessSpans(bytes: Buffer): [ValueSpan, ValueSpan] | null {
   if (!NO_ERROR_ENDS.some((end) => endsWith(bytes, end))) return null;
-  const spans = findTopLevelValues(bytes, RESULT_KEYS);
-  const response = spans?.[0];
-  const error = spans?.[1];
-  if (!response || !error) return null;
-  if (!SUCCESS_MARKS.some((mark) => startsAt(bytes, mark, response.start))) return null;
-  if (error.end - error.start !== NULL_VALUE.length || !startsAt(bytes, NULL_VALUE, error.start)) return null;
-  return isJsonText(bytes) ? [response, error] : null;
+  const found = members.reset();
+  if (!scanJsonText(bytes, found)) return null;
+  const { response, error, status } = found;
+  if (!response || !error || !status) return null;
+  if (!isKey(bytes, status.start, status.end, OK_STATUS) || !isKey(bytes, error.start, error.end, NULL_VALUE)) return null;
+  return [response, error];
 }
 
-function startsAt(bytes: Buffer, mark: Buffer, at: number): boolean {
-  return at + mark.length <= bytes.length && bytes.compare(mark, 0, mark.length, at, at + mark.length) === 0;
+function isKey(bytes: Buffer, start: number, end: number, key: Buffer): boolean {
+  return end - start === key.length && bytes.compare(key, 0, key.length, start, end) === 0;
 }
+
 
 function endsWith(bytes: Buffer, end: Buffer): boolean {
   return bytes.length >= end.length && bytes.compare(end, 0, end.length, bytes.length - end.length) === 0;
