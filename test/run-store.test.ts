@@ -313,3 +313,20 @@ t.test('final result lines: one per request along a chain of follow-ups, whichev
     'a from P, b from B, c as B left it (C never went out), the id-less line once; nothing from A, which gave no file',
   );
 });
+
+t.test('the fingerprint names the API the batches go to, the default one however it is given', async (t) => {
+  const { normalizeRunOptions } = await import('../src/run/options.ts');
+  const { ApiClient } = await import('../src/openai/client.ts');
+  const saved = process.env.OPENAI_BASE_URL;
+  delete process.env.OPENAI_BASE_URL;
+  t.teardown(() => {
+    if (saved !== undefined) process.env.OPENAI_BASE_URL = saved;
+  });
+  const print = (extra: object) => normalizeRunOptions({ input: 'in.jsonl', ...extra }).fingerprint;
+  const plain = print({ apiKey: 'k' });
+  t.equal(print({ client: new ApiClient({ apiKey: 'k' }) }), plain, 'an ApiClient on the default API');
+  t.equal(print({ client: { apiKey: 'k' } }), plain, 'client options without a URL');
+  t.equal(print({ baseURL: 'https://api.openai.com/v1/' }), plain, 'the default URL spelt out');
+  t.not(print({ client: new ApiClient({ apiKey: 'k', baseURL: 'http://127.0.0.1:9/v1' }) }), plain, 'another API is another run');
+  t.not(print({ local: true }), plain);
+});

@@ -20,6 +20,9 @@ import type { RequestSource } from '../streams/parse.ts';
 import { SUPPORTED_ENDPOINTS, type BatchEndpoint, type BatchRequest, type JoinedResult } from '../types.ts';
 
 /** Where joined results go: a JSONL file, a Writable (JSONL), or a callback awaited per result. */
+
+/** The OpenAI API's own base URL: the fingerprint names it as no URL at all. */
+const DEFAULT_API_URL = 'https://api.openai.com/v1';
 export type RunSink = string | NodeJS.WritableStream | Writable | ((result: JoinedResult) => void | Promise<void>);
 
 /** The emulator options a local run may set (a subset, so this module does not load the emulator). */
@@ -172,7 +175,9 @@ export function normalizeRunOptions(options: RunOptions): NormalizedRunOptions {
   const maxRequests = options.maxRequests === undefined ? undefined : wholeNumberOption(options.maxRequests, 'maxRequests', 0, 1);
   const client = options.client;
   const clientBase = client === undefined ? undefined : 'sdk' in client ? client.sdk.baseURL : (client.baseURL ?? client.client?.baseURL);
-  const baseURL = options.baseURL ?? clientBase ?? process.env.OPENAI_BASE_URL ?? null;
+  // The API the batches go to; the default one however it was named (an ApiClient always knows its URL).
+  const named = options.baseURL ?? clientBase ?? process.env.OPENAI_BASE_URL ?? null;
+  const baseURL = named === null || named.replace(/\/+$/, '') === DEFAULT_API_URL ? null : named;
   // The options that decide the batches: a resumed run must send what the first process would have.
   const settings: Record<string, unknown> = {
     input: normalizedInput.kind === 'file' ? normalizedInput.path : 'stream',
