@@ -82,8 +82,9 @@ export async function runDemo(
         seed: 7,
       },
       maxRequests: options.maxRequests,
-      // One try more than the default: the expired and the token-limited batches spend one each.
-      maxAttempts: 4,
+      // More tries than the default: the expired batch spends one, and the 500s are drawn afresh in each batch,
+      // so a request failing on every one of six tries (0.02⁶) does not happen in a demo.
+      maxAttempts: 6,
       // Enqueued tokens per model kept under a limit, as an account's are: about four batches of a model at once.
       tokenLimit: 100_000,
       tokenLimitRetryMs: 200,
