@@ -212,6 +212,26 @@ t.test('results go to a Writable or an awaited callback; a stream source is spoo
   t.equal(text.trim().split('\n').length, 12);
 });
 
+t.test('a stream source is sharded as it comes: its first batches are out before it ends', async (t) => {
+  const { dir, client, emulator } = await setup(t, { batchDurationMs: 50 }, 1);
+  let sawBatch = false;
+  async function* rows() {
+    for (let i = 1; i <= 30; i++) yield request(i, 'gpt-4o-mini');
+    // The rest waits until a batch of the first rows exists (or 10 s, and the test fails).
+    for (let waited = 0; waited < 10_000 && !sawBatch; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+      sawBatch = emulator.batches.list({ limit: 10 }).data.length > 0;
+    }
+    for (let i = 31; i <= 40; i++) yield request(i, 'gpt-4o-mini');
+  }
+  const out = join(dir, 'out.jsonl');
+  const summary = await runBatch({ input: rows(), output: out, stateDir: join(dir, 'state'), client, maxRequests: 10, poll: FAST_POLL });
+  t.ok(sawBatch, 'a batch was made while the source still had rows to give');
+  inOrder(t, await lines(out), 40);
+  t.equal(summary.counts.succeeded, 40);
+  t.equal((await readFile(join(dir, 'state', 'input.jsonl'), 'utf8')).split('\n').length - 1, 40, 'the spool holds the whole source');
+});
+
 t.test('a bad row or a failing source stops the run coded, and the source is closed', async (t) => {
   const { dir, client } = await setup(t, {}, 1);
   let closed = false;

@@ -11,7 +11,7 @@ import type { BatchEndpoint } from '../types.ts';
 import { estimateCost, type CostEstimate } from '../core/prices.ts';
 import { ingestFile } from './ingest.ts';
 import type { NormalizedRunOptions } from './options.ts';
-import { spoolSource, SPOOL_FILE } from './source.ts';
+import { SPOOL_FILE } from './source.ts';
 import { defaultTokenEstimate } from './tokens.ts';
 
 export interface DryRunShard {
@@ -40,18 +40,14 @@ export async function dryRun(o: NormalizedRunOptions): Promise<DryRunSummary> {
   const dir = await mkdtemp(join(tmpdir(), 'batchline-dry-run-'));
   const signal = o.options.signal ?? new AbortController().signal;
   try {
-    let inputPath: string;
-    if (o.input.kind === 'file') inputPath = o.input.path;
-    else {
-      inputPath = join(dir, SPOOL_FILE);
-      await spoolSource(o.input.source, inputPath, o.build, signal);
-    }
+    const inputPath = o.input.kind === 'file' ? o.input.path : join(dir, SPOOL_FILE);
+    const source = o.input.kind === 'stream' ? { items: o.input.source, build: o.build } : undefined;
     const shards: DryRunShard[] = [];
     const estimateTokens = o.options.estimateTokens ?? defaultTokenEstimate;
     const result = await ingestFile(
       inputPath,
       dir,
-      { endpoint: o.endpoint, maxBytes: o.maxBytes, maxRequests: o.maxRequests, estimateTokens, keep: new Set(), signal },
+      { endpoint: o.endpoint, maxBytes: o.maxBytes, maxRequests: o.maxRequests, estimateTokens, keep: new Set(), signal, source },
       async (shard) => {
         shards.push({ index: shard.index, endpoint: shard.endpoint, model: shard.model, requests: shard.requests, bytes: shard.bytes, estimatedInputTokens: shard.tokens ?? 0 });
         await rm(shard.path, { force: true });

@@ -15,6 +15,9 @@ import { pipeline } from 'node:stream/promises';
 import { ValidationError } from '../errors.ts';
 import { stateWrite } from './file-store.ts';
 import { pumpFile } from '../io/file-reader.ts';
+import type { RequestSpec } from '../core/request-rules.ts';
+import type { RequestSource } from '../streams/parse.ts';
+import { spoolSource } from './source.ts';
 import { createParser } from '../streams/parse.ts';
 import { createValidator } from '../streams/validate.ts';
 import { createSharder } from '../streams/shard.ts';
@@ -31,6 +34,8 @@ export interface IngestOptions {
   /** Shard files (relative to the state dir) that recorded units still use: left in place. */
   keep: ReadonlySet<string>;
   signal: AbortSignal;
+  /** A stream source: read once, written to the input path (the spool) and sharded as it comes. */
+  source?: { items: RequestSource; build: RequestSpec<unknown> | undefined } | undefined;
 }
 
 export interface IngestResult {
@@ -64,13 +69,16 @@ export async function ingestFile(
   // A prefix of its own per ingest, so shards of an earlier, interrupted ingest that units still use are never overwritten.
   const prefix = `shard-${randomBytes(3).toString('hex')}`;
   const sharder = createSharder({ dir: shardDir, prefix, maxBytes: options.maxBytes, maxRequests: options.maxRequests, estimateTokens: options.estimateTokens, signal });
-  const pumped = pumpFile(inputPath, parser, {
-    chunkBytes: 128 * 1024,
-    onChunk: (chunk) => {
-      hash.update(chunk);
-      inputBytes += chunk.length;
-    },
-  });
+  let spooled: { sha256: string; bytes: number } | undefined;
+  const pumped = options.source
+    ? spoolSource(options.source.items, inputPath, options.source.build, signal, parser).then((result) => void (spooled = result))
+    : pumpFile(inputPath, parser, {
+        chunkBytes: 128 * 1024,
+        onChunk: (chunk) => {
+          hash.update(chunk);
+          inputBytes += chunk.length;
+        },
+      });
   pumped.catch((err: unknown) => {
     if (!parser.destroyed) parser.destroy(err as Error);
   });
@@ -90,5 +98,7 @@ export async function ingestFile(
   await pumped;
   const { shards, requests } = sharder.stats;
   if (requests === 0) throw new ValidationError('EMPTY_INPUT', `the input ${inputPath} holds no request`);
-  return { inputSha256: hash.digest('hex'), inputBytes, requests, shards };
+  return spooled
+    ? { inputSha256: spooled.sha256, inputBytes: spooled.bytes, requests, shards }
+    : { inputSha256: hash.digest('hex'), inputBytes, requests, shards };
 }

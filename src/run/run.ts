@@ -127,9 +127,8 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       client = resolveClient({ ...o.options.client, ...(o.options.baseURL ? { baseURL: o.options.baseURL } : {}), ...(o.options.apiKey ? { apiKey: o.options.apiKey } : {}), onRetry: () => void apiRetries++ });
     }
 
-    // The input: verified against the recorded sha256 on a resume, spooled first when it is a stream.
+    // The input: verified against the recorded sha256 on a resume; a stream is spooled as the ingest shards it.
     const inputPath = o.input.kind === 'file' ? o.input.path : join(o.stateDir, SPOOL_FILE);
-    if (o.input.kind === 'stream' && !state.ingested) await spoolSource(o.input.source, inputPath, o.build, signal);
     if (state.ingested) {
       const seen = o.input.kind === 'file' ? await hashFile(inputPath, signal) : await spoolSource(o.input.source, null, o.build, signal);
       if (seen.sha256 !== state.ingested.inputSha256) {
@@ -237,7 +236,15 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
         const result = await ingestFile(
           inputPath,
           o.stateDir,
-          { endpoint: o.endpoint, maxBytes: o.maxBytes, maxRequests: o.maxRequests, estimateTokens, signal, keep: recorded },
+          {
+            endpoint: o.endpoint,
+            maxBytes: o.maxBytes,
+            maxRequests: o.maxRequests,
+            estimateTokens,
+            signal,
+            keep: recorded,
+            source: o.input.kind === 'stream' ? { items: o.input.source, build: o.build } : undefined,
+          },
           async (shard) => {
             const known = state.units.get(shard.index);
             const path = `shards/${shard.path.split(/[\\/]/).pop()}`;

@@ -1,14 +1,15 @@
 /**
  * A run's input. A file is read where it lies (twice: to shard, and by the
  * join). Anything else — stdin, a Readable, an (async) iterable of requests,
- * rows or JSONL text — is spooled to `input.jsonl` in the state dir first, as
- * JSONL, so that the join and a resumed run have the same bytes to read. The
+ * rows or JSONL text — is spooled to `input.jsonl` in the state dir as JSONL
+ * while the ingest shards it (one read of the source), so that the join and a
+ * resumed run have the same bytes to read. The
  * sha256 of those bytes is the input's identity: a resumed run with another
  * input is refused.
  */
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { BatchlineError, IoError, throwIfAborted, ValidationError } from '../errors.ts';
 import { toRequest, type RequestSpec } from '../core/request-rules.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
@@ -78,12 +79,16 @@ function* itemBytes(item: unknown, row: number, build: RequestSpec<unknown> | un
 /**
  * Reads the source to its end, writing it to `path` when given, and returns
  * the sha256 and size of its bytes. The file is fsynced before this resolves.
+ * With `dest` (the parser of an ingest), each chunk also goes there as it is
+ * read, under its backpressure, and `dest` is ended: sharding starts with
+ * the first chunk instead of after the whole source is spooled.
  */
 export async function spoolSource(
   source: RequestSource,
   path: string | null,
   build: RequestSpec<unknown> | undefined,
   signal?: AbortSignal,
+  dest?: Writable,
 ): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -98,6 +103,10 @@ export async function spoolSource(
       throwIfAborted(signal);
       hash.update(chunk);
       bytes += chunk.length;
+      if (dest) {
+        // A destroyed parser stops the read (the source is closed); its error ends the ingest.
+        if (dest.destroyed || (!dest.write(chunk) && !(await drained(dest)))) break;
+      }
       if (!handle) continue;
       pending.push(chunk);
       pendingBytes += chunk.length;
@@ -111,12 +120,28 @@ export async function spoolSource(
       if (pendingBytes > 0) await writeAll(handle, [Buffer.concat(pending, pendingBytes)]);
       await handle.sync();
     }
+    if (dest && !dest.destroyed) dest.end();
   } catch (err) {
     throw fail(err);
   } finally {
     await handle?.close().catch(() => undefined);
   }
   return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Resolves true once `dest` drains, false if it closes first. */
+function drained(dest: Writable): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      dest.removeListener('drain', onDrain);
+      dest.removeListener('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    dest.once('drain', onDrain);
+    dest.once('close', onClose);
+  });
 }
 
 /** The sha256 and size of a file, read through one buffer. */
