@@ -261,6 +261,15 @@ t.test('a bad row or a failing source stops the run coded, and the source is clo
   t.match(await rejection(runBatch({ input: [circular], stateDir: join(dir, 'circular'), client, poll: FAST_POLL })), { code: 'INVALID_ROW', line: 1 });
 });
 
+t.test('a run that fails while its stream source waits for more stops reading it: the stream is destroyed, the spool closed', async (t) => {
+  const { dir, client } = await setup(t, {}, 1);
+  // Like a pipe that gives one chunk and then stays silent: the first line has no custom_id.
+  const source = new Readable({ read() {} });
+  source.push(JSON.stringify({ method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [] } }) + '\n');
+  t.match(await rejection(runBatch({ input: source, stateDir: join(dir, 'state'), client, poll: FAST_POLL })), { code: 'MISSING_CUSTOM_ID' });
+  t.equal(source.destroyed, true, 'the silent stream is destroyed, not left waiting');
+});
+
 t.test('a changed input, changed options and a second live process are refused; a finished run rejoins', async (t) => {
   const { dir, input, client } = await setup(t, {}, 50);
   const state = join(dir, 'state');

@@ -82,19 +82,25 @@ export async function ingestFile(
   pumped.catch((err: unknown) => {
     if (!parser.destroyed) parser.destroy(err as Error);
   });
-  await pipeline(
-    parser,
-    validator,
-    sharder,
-    new Writable({
-      objectMode: true,
-      highWaterMark: 1,
-      write(shard: ShardDescriptor, _encoding, done) {
-        onShard(shard).then(() => done(), done);
-      },
-    }),
-    { signal },
-  );
+  try {
+    await pipeline(
+      parser,
+      validator,
+      sharder,
+      new Writable({
+        objectMode: true,
+        highWaterMark: 1,
+        write(shard: ShardDescriptor, _encoding, done) {
+          onShard(shard).then(() => done(), done);
+        },
+      }),
+      { signal },
+    );
+  } catch (err) {
+    // The reader stops once the parser is gone: nothing writes to the state dir after this returns.
+    await pumped.catch(() => undefined);
+    throw err;
+  }
   await pumped;
   const { shards, requests } = sharder.stats;
   if (requests === 0) throw new ValidationError('EMPTY_INPUT', `the input ${inputPath} holds no request`);

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
-import { BatchlineError, IoError, throwIfAborted, ValidationError } from '../errors.ts';
+import { AbortError, BatchlineError, IoError, throwIfAborted, ValidationError } from '../errors.ts';
 import { toRequest, type RequestSpec } from '../core/request-rules.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import type { RequestSource } from '../streams/parse.ts';
@@ -20,22 +20,34 @@ import { writeAll } from '../io/write-all.ts';
 export const SPOOL_FILE = 'input.jsonl';
 const WRITE_CHUNK_BYTES = 256 * 1024;
 
-/** The JSONL bytes of a source: bytes and strings as they come, objects (built into requests with `build`) one JSON line each. */
-async function* sourceBytes(source: RequestSource, build: RequestSpec<unknown> | undefined): AsyncGenerator<Buffer> {
+const STOPPED: unique symbol = Symbol('stopped');
+
+/**
+ * The JSONL bytes of a source: bytes and strings as they come, objects (built into requests with `build`) one JSON
+ * line each. `stop` ends the read even while the source is waiting for its next item (an idle stdin, a cursor
+ * that blocks): the source is then destroyed (a Readable) or told to return, without waiting on it.
+ */
+async function* sourceBytes(source: RequestSource, build: RequestSpec<unknown> | undefined, stop?: Promise<void>): AsyncGenerator<Buffer> {
   const items: AsyncIterable<unknown> | Iterable<unknown> = source instanceof Readable ? source : source;
   let row = 0;
   const iterator = (Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]()) as AsyncIterator<unknown> | Iterator<unknown>;
   let done = false;
+  let stopped = false;
+  const halted = stop?.then((): typeof STOPPED => STOPPED);
   try {
     for (;;) {
-      let next: IteratorResult<unknown>;
+      let next: IteratorResult<unknown> | typeof STOPPED;
       try {
-        next = await iterator.next();
+        next = halted ? await Promise.race([iterator.next(), halted]) : await iterator.next();
       } catch (err) {
         done = true;
         // The source's own failure (a database cursor, a broken pipe): the input could not be read.
         if (err instanceof BatchlineError) throw err;
         throw new IoError('INPUT_UNREADABLE', `the input stream failed: ${systemReason(err)}`, { syscallCode: systemCode(err), cause: err });
+      }
+      if (next === STOPPED) {
+        stopped = true;
+        break;
       }
       if (next.done) {
         done = true;
@@ -46,9 +58,16 @@ async function* sourceBytes(source: RequestSource, build: RequestSpec<unknown> |
       yield* itemBytes(item, row, build);
     }
   } finally {
-    // Stopped early (a bad row, an abort, a failed write): the source is closed, its cursor or stream released.
-    if (!done) await iterator.return?.();
+    // Stopped early (a bad row, an abort, a failed write, the ingest ended): the source is closed, its cursor or
+    // stream released. One waiting for its next item is not waited for: its return() would queue behind that item.
+    if (stopped) {
+      if (source instanceof Readable) source.destroy();
+      Promise.resolve(iterator.return?.()).catch(() => undefined);
+    } else if (!done) {
+      await iterator.return?.();
+    }
   }
+  if (stopped) throw new AbortError('the input stopped being read: the ingest ended');
 }
 
 /** One item of a source as JSONL bytes: bytes and strings as they come, an object (a row) as one JSON line. */
@@ -95,17 +114,23 @@ export async function spoolSource(
   let handle: FileHandle | undefined;
   const fail = (err: unknown) =>
     err instanceof BatchlineError ? err : new IoError('RUN_STATE_WRITE_FAILED', `cannot write ${path}: ${systemReason(err)}`, { path: path ?? undefined, syscallCode: systemCode(err), cause: err });
+  // The read stops when the parser it feeds is gone (the ingest failed) or the run is aborted.
+  let onStop: (() => void) | undefined;
+  const stop = dest || signal ? new Promise<void>((resolve) => (onStop = resolve)) : undefined;
+  const stopNow = () => onStop?.();
+  dest?.once('close', stopNow);
+  signal?.addEventListener('abort', stopNow, { once: true });
   try {
     if (path !== null) handle = await open(path, 'w');
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    for await (const chunk of sourceBytes(source, build)) {
+    for await (const chunk of sourceBytes(source, build, stop)) {
       throwIfAborted(signal);
       hash.update(chunk);
       bytes += chunk.length;
       if (dest) {
         // A destroyed parser stops the read (the source is closed); its error ends the ingest.
-        if (dest.destroyed || (!dest.write(chunk) && !(await drained(dest)))) break;
+        if (dest.destroyed || (!dest.write(chunk) && !(await drained(dest)))) throw new AbortError('the input stopped being read: the ingest ended');
       }
       if (!handle) continue;
       pending.push(chunk);
@@ -124,6 +149,8 @@ export async function spoolSource(
   } catch (err) {
     throw fail(err);
   } finally {
+    dest?.removeListener('close', stopNow);
+    signal?.removeEventListener('abort', stopNow);
     await handle?.close().catch(() => undefined);
   }
   return { sha256: hash.digest('hex'), bytes };

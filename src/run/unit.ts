@@ -181,10 +181,10 @@ export async function driveUnit(ctx: UnitContext, unit: UnitState): Promise<Unit
         ctx.scheduler.ended(spec.model, index, false);
         throw err;
       });
-      // A refusal on the token limit is counted against what runs beside it now, before those end too.
+      ctx.scheduler.ended(spec.model, index, final.status === 'completed');
+      // A refusal on the token limit is counted against what runs beside it now (itself no longer counted), before those end too.
       const limitError = tokenLimitErrorOf(final.errors?.data ?? []);
       if (limitError) seenBeside = ctx.scheduler.congested(spec.model, namedTokenLimit(limitError.message));
-      ctx.scheduler.ended(spec.model, index, final.status === 'completed');
       ctx.live.delete(index);
       await ctx.record({ kind: 'ended', unit: index, batch: endedBatch(final) });
     }

@@ -116,7 +116,8 @@ const members = new ResultMembers();
  * a success, without parsing it: one valid JSON text whose top-level response
  * holds `"status_code": 200` and whose top-level error is null, with none of
  * those keys escaped or given twice. Null for any other line, which is then
- * parsed whole. One scan checks the text and finds the members.
+ * parsed whole. One scan checks the text and finds the members. It does not
+ * look at `custom_id`: its callers read that themselves.
  */
 export function plainSuccessSpans(bytes: Buffer): [ValueSpan, ValueSpan] | null {
   if (!NO_ERROR_ENDS.some((end) => endsWith(bytes, end))) return null;
