@@ -83,6 +83,19 @@ t.test('batchline run refuses bad flags and a missing key with coded errors', as
   }
 });
 
+t.test('batchline run --validate-first refuses a bad last line before anything is sent', async (t) => {
+  const dir = await tempDir(t, 'batchline-cli-run-');
+  const input = await inputFile(dir, 30);
+  await writeFile(input, (await readFile(input, 'utf8')) + '{"custom_id":"bad","method":"POST"}\n');
+  const state = join(dir, 'state');
+  const run = await cli(['run', input, '--local', '--validate-first', '--max-requests', '5', '--state-dir', state, '-o', join(dir, 'out.jsonl')]);
+  t.equal(run.code, 1, run.stderr);
+  t.match(run.stderr, /line 31/);
+  t.match(run.stderr, /checking every request before the first upload/);
+  const status = await cli(['status', '--state-dir', state]);
+  t.same(jsonLines(status.stdout)[0].batches, [], 'no batch, no shard recorded');
+});
+
 t.test('batchline run killed with -9 mid-run resumes with the same command to the same results', async (t) => {
   const dir = await tempDir(t, 'batchline-cli-run-');
   const input = await inputFile(dir, 400);

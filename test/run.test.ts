@@ -270,6 +270,29 @@ t.test('a run that fails while its stream source waits for more stops reading it
   t.equal(source.destroyed, true, 'the silent stream is destroyed, not left waiting');
 });
 
+t.test('validateFirst: a bad line late in the input is refused before any batch is made', async (t) => {
+  const { dir, client, emulator } = await setup(t, {}, 1);
+  const text = inputText(60) + '{"custom_id":"late","method":"POST","url":"/v1/chat/completions","body":{"messages":[]}}\n';
+  const input = join(dir, 'late-bad.jsonl');
+  await writeFile(input, text);
+  const logs: string[] = [];
+  t.match(await rejection(runBatch({ input, stateDir: join(dir, 'first'), client, maxRequests: 10, validateFirst: true, poll: FAST_POLL, onLog: (l) => logs.push(l) })), { line: 61 });
+  t.equal(emulator.batches.list({ limit: 100 }).data.length, 0, 'no batch was made');
+  t.equal(emulator.files.list().length, 0, 'nothing was uploaded');
+  t.ok(logs.some((l) => /before the first upload/.test(l)));
+  // A stream source is spooled whole, then checked.
+  t.match(await rejection(runBatch({ input: Readable.from([text]), stateDir: join(dir, 'stream'), client, maxRequests: 10, validateFirst: true, poll: FAST_POLL })), { line: 61 });
+  t.equal(emulator.batches.list({ limit: 100 }).data.length, 0);
+  // A request no shard can hold is refused the same way.
+  t.match(await rejection(runBatch({ input, stateDir: join(dir, 'small'), client, maxBytes: 50, validateFirst: true, poll: FAST_POLL })), { code: 'REQUEST_TOO_LARGE' });
+  // A good input runs as usual.
+  const good = join(dir, 'good.jsonl');
+  await writeFile(good, inputText(30));
+  const summary = await runBatch({ input: good, stateDir: join(dir, 'good'), client, maxRequests: 10, validateFirst: true, poll: FAST_POLL });
+  t.equal(summary.counts.succeeded, 30);
+  t.match(await rejection(runBatch({ input: good, validateFirst: 'yes' as unknown as boolean, client })), { code: 'INVALID_OPTION' });
+});
+
 t.test('a changed input, changed options and a second live process are refused; a finished run rejoins', async (t) => {
   const { dir, input, client } = await setup(t, {}, 50);
   const state = join(dir, 'state');

@@ -1,6 +1,7 @@
 import { LimitError } from '../errors.ts';
-import type { BatchEndpoint } from '../types.ts';
-import { MAX_BATCH_EMBEDDING_INPUTS } from './embedding-inputs.ts';
+import type { BatchEndpoint, ValidRequest } from '../types.ts';
+import { countEmbeddingInputs, MAX_BATCH_EMBEDDING_INPUTS } from './embedding-inputs.ts';
+import { lineOutput } from './line-output.ts';
 import { wholeNumberOption } from './options.ts';
 
 export const DEFAULT_MAX_SHARD_BYTES = 200_000_000;
@@ -150,4 +151,11 @@ export class ShardPlan {
     this.open.delete(oldestKey);
     return (oldest as { shard: PlannedShard }).shard;
   }
+}
+
+/** Places a validated request in `plan` as the sharder would write it (its line, its embedding inputs); a request no shard can hold throws, coded. */
+export function placeRequest(plan: ShardPlan, request: ValidRequest): Placement {
+  const { line, value } = request;
+  const inputs = value.url === '/v1/embeddings' ? countEmbeddingInputs(value.body.input) : undefined;
+  return plan.place(value.url, value.body.model, lineOutput(request).size + 1, line, value.custom_id, inputs);
 }

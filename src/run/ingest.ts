@@ -21,7 +21,8 @@ import { spoolSource } from './source.ts';
 import { createParser } from '../streams/parse.ts';
 import { createValidator } from '../streams/validate.ts';
 import { createSharder } from '../streams/shard.ts';
-import type { BatchEndpoint, BatchRequest, ShardDescriptor } from '../types.ts';
+import type { BatchEndpoint, BatchRequest, ShardDescriptor, ValidRequest } from '../types.ts';
+import { placeRequest, ShardPlan } from '../core/shard-plan.ts';
 
 export const SHARD_DIR = 'shards';
 
@@ -107,4 +108,41 @@ export async function ingestFile(
   return spooled
     ? { inputSha256: spooled.sha256, inputBytes: spooled.bytes, requests, shards }
     : { inputSha256: hash.digest('hex'), inputBytes, requests, shards };
+}
+
+/**
+ * Parses and validates the whole input and plans its shards, sending and
+ * writing nothing: the first bad line, or a request no shard can hold,
+ * fails it, coded, before any batch exists (runBatch's `validateFirst`).
+ */
+export async function validateInput(inputPath: string, options: Pick<IngestOptions, 'endpoint' | 'maxBytes' | 'maxRequests' | 'signal'>): Promise<void> {
+  const { signal } = options;
+  const parser = createParser({ signal });
+  const validator = createValidator({ endpoint: options.endpoint, routeByEndpoint: options.endpoint === undefined, signal });
+  const plan = new ShardPlan({ maxBytes: options.maxBytes, maxRequests: options.maxRequests });
+  const pumped = pumpFile(inputPath, parser, { chunkBytes: 128 * 1024 });
+  pumped.catch((err: unknown) => {
+    if (!parser.destroyed) parser.destroy(err as Error);
+  });
+  let requests = 0;
+  const planner = new Writable({
+    objectMode: true,
+    write(request: ValidRequest, _encoding, done) {
+      try {
+        placeRequest(plan, request);
+        requests++;
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+  });
+  try {
+    await pipeline(parser, validator, planner, { signal });
+  } catch (err) {
+    await pumped.catch(() => undefined);
+    throw err;
+  }
+  await pumped;
+  if (requests === 0) throw new ValidationError('EMPTY_INPUT', `the input ${inputPath} holds no request`);
 }

@@ -72,6 +72,12 @@ export interface RunOptions {
   local?: boolean | LocalEmulatorOptions | undefined;
   /** Validate, shard and estimate tokens (and cost) without any upload. */
   dryRun?: boolean | undefined;
+  /**
+   * Check every request before the first upload (default false: shards go out as they are written, and a
+   * bad line late in the input stops the run after earlier batches were sent). A stream source is then
+   * spooled whole first. Costs one more read of the input.
+   */
+  validateFirst?: boolean | undefined;
   /** Echo each request on its result. */
   includeRequest?: boolean | undefined;
   /** Poll timing (default: 1 s, backing off to 60 s; 5 requests a second for all batches). */
@@ -104,6 +110,7 @@ export interface NormalizedRunOptions {
   concurrency: number;
   maxAttempts: number;
   retryRejected: boolean;
+  validateFirst: boolean;
   tokenLimit: TokenLimits;
   tokenLimitRetryMs: number;
   stateDir: string;
@@ -204,6 +211,7 @@ export function normalizeRunOptions(options: RunOptions): NormalizedRunOptions {
     concurrency: wholeNumberOption(options.concurrency, 'concurrency', DEFAULT_RUN_CONCURRENCY, 1, 256),
     maxAttempts: wholeNumberOption(options.maxAttempts, 'maxAttempts', DEFAULT_MAX_ATTEMPTS, 1, 100),
     retryRejected: checkBoolean(options.retryRejected, 'retryRejected'),
+    validateFirst: checkBoolean(options.validateFirst, 'validateFirst'),
     tokenLimit: checkTokenLimit(options.tokenLimit),
     tokenLimitRetryMs: wholeNumberOption(options.tokenLimitRetryMs, 'tokenLimitRetryMs', DEFAULT_TOKEN_LIMIT_RETRY_MS, 0),
     stateDir,

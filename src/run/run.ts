@@ -27,7 +27,7 @@ import { runJoin, runJoinLines } from '../join/run.ts';
 import { createCallbackSink, createJsonlSink } from '../streams/sink.ts';
 import type { ResultStatus } from '../types.ts';
 import { FileRunStore, stateWrite } from './file-store.ts';
-import { ingestFile } from './ingest.ts';
+import { ingestFile, validateInput } from './ingest.ts';
 import { acquireRunLock } from './lock.ts';
 import { normalizeRunOptions, type RunOptions } from './options.ts';
 import { ProgressTracker } from './progress.ts';
@@ -232,7 +232,14 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
 
     if (!state.ingested) {
       const recorded = new Set([...state.units.values()].filter((u) => u.spec.attempt === 1).map((u) => u.spec.path));
+      // Read as it is sharded, or (validateFirst) spooled whole and checked before the first upload.
+      const streamed = o.input.kind === 'stream' && !o.validateFirst;
       try {
+        if (o.validateFirst) {
+          if (o.input.kind === 'stream') await spoolSource(o.input.source, inputPath, o.build, signal);
+          log('checking every request before the first upload');
+          await validateInput(inputPath, { endpoint: o.endpoint, maxBytes: o.maxBytes, maxRequests: o.maxRequests, signal });
+        }
         const result = await ingestFile(
           inputPath,
           o.stateDir,
@@ -243,7 +250,7 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
             estimateTokens,
             signal,
             keep: recorded,
-            source: o.input.kind === 'stream' ? { items: o.input.source, build: o.build } : undefined,
+            source: streamed && o.input.kind === 'stream' ? { items: o.input.source, build: o.build } : undefined,
           },
           async (shard) => {
             const known = state.units.get(shard.index);

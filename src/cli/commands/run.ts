@@ -38,6 +38,10 @@ const flags = {
   'token-limit': { type: 'string', value: 'N', help: 'enqueued input tokens allowed per model, as your account allows (default: no limit)' },
   prices: { type: 'string', value: 'FILE', help: 'a JSON price table over the built-in one (USD per 1M tokens, list prices; the Batch\nAPI discount is applied), for the cost estimate' },
   'dry-run': { type: 'boolean', help: 'validate, shard and estimate tokens without any upload' },
+  'validate-first': {
+    type: 'boolean',
+    help: 'check every request before the first upload (default: shards go out as they are written,\nand a bad line late in the input stops the run after earlier batches were sent)',
+  },
   json: { type: 'boolean', help: 'print the summary as one JSON object on stdout (needs -o FILE)' },
   'base-url': { type: 'string', value: 'URL', help: 'the API (default: OPENAI_BASE_URL, else the OpenAI API); the key is read from\nOPENAI_API_KEY only' },
   'timeout-ms': { type: 'string', value: 'MS', help: 'time limit of one API call attempt (default 600000)' },
@@ -61,7 +65,8 @@ export const runCommand: Command = {
     'overlapped; failed, expired, cancelled and missing requests go again in follow-up batches. One result per\n' +
     'request, in input order. Stopped or killed, the same command resumes where the run stopped.',
   usage: 'batchline run <input.jsonl|-> [-o results.jsonl] [--local] [--state-dir DIR] [--endpoint URL] [--metadata k=v]...\n' +
-    '       [--max-bytes N] [--max-requests N] [--max-attempts N] [--concurrency N] [--token-limit N] [--dry-run] [--json]',
+    '       [--max-bytes N] [--max-requests N] [--max-attempts N] [--concurrency N] [--token-limit N] [--validate-first]\n' +
+    '       [--dry-run] [--json]',
   flags,
   notes:
     'Progress goes to stderr (bars on a terminal, a line every few seconds otherwise), then the counts, the\n' +
@@ -84,6 +89,7 @@ export const runCommand: Command = {
       maxRequests: intFlag(values['max-requests'], 'max-requests', 1),
       maxAttempts: intFlag(values['max-attempts'], 'max-attempts', 1),
       retryRejected: values['retry-rejected'],
+      validateFirst: values['validate-first'],
       concurrency: intFlag(values.concurrency, 'concurrency', 1),
       tokenLimit: intFlag(values['token-limit'], 'token-limit', 1),
       signal: io.signal,

@@ -1,8 +1,6 @@
 /** `batchline validate`: checks a request file against the Batch API rules, writing nothing. */
 import { Writable } from 'node:stream';
-import { countEmbeddingInputs } from '../../core/embedding-inputs.ts';
-import { lineOutput } from '../../core/line-output.ts';
-import { ShardPlan } from '../../core/shard-plan.ts';
+import { placeRequest, ShardPlan } from '../../core/shard-plan.ts';
 import { LimitError } from '../../errors.ts';
 import type { ValidRequest } from '../../types.ts';
 import type { Command, FlagSpec } from '../command.ts';
@@ -54,9 +52,7 @@ export const validateCommand: Command = {
         objectMode: true,
         write(request: ValidRequest, _encoding, callback) {
           try {
-            const { line, value } = request;
-            const inputs = value.url === '/v1/embeddings' ? countEmbeddingInputs(value.body.input) : undefined;
-            const placed = plan.place(value.url, value.body.model, lineOutput(request).size + 1, line, value.custom_id, inputs);
+            const placed = placeRequest(plan, request);
             if (placed.opened) counts.shards++;
             counts.requests++;
             callback();
