@@ -25,6 +25,7 @@ import type { BatchEndpoint, BatchRequest, ShardDescriptor, ValidRequest } from 
 import { placeRequest, ShardPlan } from '../core/shard-plan.ts';
 
 export const SHARD_DIR = 'shards';
+const READ_CHUNK_BYTES = 128 * 1024;
 
 export interface IngestOptions {
   endpoint: BatchEndpoint | undefined;
@@ -65,28 +66,23 @@ export async function ingestFile(
   const hash = createHash('sha256');
   let inputBytes = 0;
   const { signal } = options;
-  const parser = createParser({ signal });
-  const validator = createValidator({ endpoint: options.endpoint, routeByEndpoint: options.endpoint === undefined, signal });
   // A prefix of its own per ingest, so shards of an earlier, interrupted ingest that units still use are never overwritten.
   const prefix = `shard-${randomBytes(3).toString('hex')}`;
   const sharder = createSharder({ dir: shardDir, prefix, maxBytes: options.maxBytes, maxRequests: options.maxRequests, estimateTokens: options.estimateTokens, signal });
   let spooled: { sha256: string; bytes: number } | undefined;
-  const pumped = options.source
-    ? spoolSource(options.source.items, inputPath, options.source.build, signal, parser).then((result) => void (spooled = result))
-    : pumpFile(inputPath, parser, {
-        chunkBytes: 128 * 1024,
-        onChunk: (chunk) => {
-          hash.update(chunk);
-          inputBytes += chunk.length;
-        },
-      });
-  pumped.catch((err: unknown) => {
-    if (!parser.destroyed) parser.destroy(err as Error);
-  });
-  try {
-    await pipeline(
-      parser,
-      validator,
+  await validatedInto(
+    options,
+    (parser) =>
+      options.source
+        ? spoolSource(options.source.items, inputPath, options.source.build, signal, parser).then((result) => void (spooled = result))
+        : pumpFile(inputPath, parser, {
+            chunkBytes: READ_CHUNK_BYTES,
+            onChunk: (chunk) => {
+              hash.update(chunk);
+              inputBytes += chunk.length;
+            },
+          }),
+    [
       sharder,
       new Writable({
         objectMode: true,
@@ -95,14 +91,8 @@ export async function ingestFile(
           onShard(shard).then(() => done(), done);
         },
       }),
-      { signal },
-    );
-  } catch (err) {
-    // The reader stops once the parser is gone: nothing writes to the state dir after this returns.
-    await pumped.catch(() => undefined);
-    throw err;
-  }
-  await pumped;
+    ],
+  );
   const { shards, requests } = sharder.stats;
   if (requests === 0) throw new ValidationError('EMPTY_INPUT', `the input ${inputPath} holds no request`);
   return spooled
@@ -116,14 +106,7 @@ export async function ingestFile(
  * fails it, coded, before any batch exists (runBatch's `validateFirst`).
  */
 export async function validateInput(inputPath: string, options: Pick<IngestOptions, 'endpoint' | 'maxBytes' | 'maxRequests' | 'signal'>): Promise<void> {
-  const { signal } = options;
-  const parser = createParser({ signal });
-  const validator = createValidator({ endpoint: options.endpoint, routeByEndpoint: options.endpoint === undefined, signal });
   const plan = new ShardPlan({ maxBytes: options.maxBytes, maxRequests: options.maxRequests });
-  const pumped = pumpFile(inputPath, parser, { chunkBytes: 128 * 1024 });
-  pumped.catch((err: unknown) => {
-    if (!parser.destroyed) parser.destroy(err as Error);
-  });
   let requests = 0;
   const planner = new Writable({
     objectMode: true,
@@ -137,12 +120,29 @@ export async function validateInput(inputPath: string, options: Pick<IngestOptio
       }
     },
   });
+  await validatedInto(options, (parser) => pumpFile(inputPath, parser, { chunkBytes: READ_CHUNK_BYTES }), [planner]);
+  if (requests === 0) throw new ValidationError('EMPTY_INPUT', `the input ${inputPath} holds no request`);
+}
+
+/**
+ * The input's bytes, as `pump` writes them into the parser, through parse →
+ * validate → `rest`. The pump and the pipeline end together: a failure of
+ * either stops both, and nothing reads the input or writes the state dir
+ * after this returns.
+ */
+async function validatedInto(options: Pick<IngestOptions, 'endpoint' | 'signal'>, pump: (parser: Writable) => Promise<void>, rest: Writable[]): Promise<void> {
+  const { signal } = options;
+  const parser = createParser({ signal });
+  const validator = createValidator({ endpoint: options.endpoint, routeByEndpoint: options.endpoint === undefined, signal });
+  const pumped = pump(parser);
+  pumped.catch((err: unknown) => {
+    if (!parser.destroyed) parser.destroy(err as Error);
+  });
   try {
-    await pipeline(parser, validator, planner, { signal });
+    await pipeline([parser, validator, ...rest], { signal });
   } catch (err) {
     await pumped.catch(() => undefined);
     throw err;
   }
   await pumped;
-  if (requests === 0) throw new ValidationError('EMPTY_INPUT', `the input ${inputPath} holds no request`);
 }
