@@ -3,6 +3,17 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { IoError, type ErrorCodeOf } from '../errors.ts';
 
+/** Writes `text` to a file opened with `flag` ('wx': only if it does not exist yet) and syncs it before closing. */
+export async function writeSynced(path: string, text: string, flag: 'w' | 'wx'): Promise<void> {
+  const handle = await open(path, flag);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Writes JSON so that a reader, or a process restarted after a crash, finds
  * the old content or the new, never half of either: temp file, fsync,
@@ -13,13 +24,7 @@ import { IoError, type ErrorCodeOf } from '../errors.ts';
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const handle = await open(tmp, 'w');
-    try {
-      await handle.writeFile(JSON.stringify(value));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeSynced(tmp, JSON.stringify(value), 'w');
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

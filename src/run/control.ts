@@ -16,8 +16,7 @@ import type { RunProgress } from '../core/run-progress.ts';
 import { ApiClient, resolveClient, type ClientOptions } from '../openai/client.ts';
 import { cancelBatch, isTerminal } from '../openai/batches.ts';
 import { findShardBatch, normalizeSubmitOptions } from '../openai/submit.ts';
-import { systemCode, systemReason } from '../io/system-error.ts';
-import { FileRunStore } from './file-store.ts';
+import { FileRunStore, stateWrite } from './file-store.ts';
 import { lockOwner } from './lock.ts';
 import { ProgressTracker } from './progress.ts';
 import { summarizeBatches, type RunBatchSummary } from './summary.ts';
@@ -82,13 +81,7 @@ export interface CancelRunResult {
 export async function cancelRun(stateDir: string, options: CancelRunOptions = {}): Promise<CancelRunResult> {
   const { header, steps } = await loadRun(stateDir);
   const marker = join(stateDir, CANCEL_FILE);
-  const ask = async (): Promise<void> => {
-    try {
-      await writeFile(marker, `${JSON.stringify({ requestedAt: new Date().toISOString() })}\n`);
-    } catch (err) {
-      throw new IoError('RUN_STATE_WRITE_FAILED', `cannot write ${marker}: ${systemReason(err)}`, { path: marker, syscallCode: systemCode(err), cause: err });
-    }
-  };
+  const ask = () => stateWrite(marker, writeFile(marker, `${JSON.stringify({ requestedAt: new Date().toISOString() })}\n`));
   if (await lockOwner(stateDir)) {
     await ask();
     return { runId: header.runId, handedToLiveRun: true, cancelled: [] };

@@ -7,10 +7,12 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { BatchlineError, IoError } from '../errors.ts';
-import { systemCode, systemReason } from '../io/system-error.ts';
+import { BatchlineError } from '../errors.ts';
+import { writeSynced } from '../io/atomic-write.ts';
+import { systemCode } from '../io/system-error.ts';
+import { stateWriteFailed } from './file-store.ts';
 
 export const LOCK_FILE = 'lock';
 
@@ -72,13 +74,7 @@ export async function acquireRunLock(dir: string): Promise<RunLock> {
   const me: LockOwner = { pid: process.pid, host: hostname(), startedAt: Date.now(), token };
   for (let tries = 0; tries < 3; tries++) {
     try {
-      const handle = await open(path, 'wx');
-      try {
-        await handle.writeFile(JSON.stringify(me));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await writeSynced(path, JSON.stringify(me), 'wx');
       held.add(token);
       return {
         async release() {
@@ -89,7 +85,7 @@ export async function acquireRunLock(dir: string): Promise<RunLock> {
       };
     } catch (err) {
       if (systemCode(err) !== 'EEXIST') {
-        throw new IoError('RUN_STATE_WRITE_FAILED', `cannot make the lock ${path}: ${systemReason(err)}`, { path, syscallCode: systemCode(err), cause: err });
+        throw stateWriteFailed(path, err);
       }
     }
     const owner = await readOwner(path);

@@ -16,6 +16,7 @@ import { systemCode, systemReason } from '../io/system-error.ts';
 import type { RequestSource } from '../streams/parse.ts';
 import { FileReader } from '../io/file-reader.ts';
 import { writeAll } from '../io/write-all.ts';
+import { stateWriteFailed } from './file-store.ts';
 
 export const SPOOL_FILE = 'input.jsonl';
 const WRITE_CHUNK_BYTES = 256 * 1024;
@@ -28,7 +29,7 @@ const STOPPED: unique symbol = Symbol('stopped');
  * that blocks): the source is then destroyed (a Readable) or told to return, without waiting on it.
  */
 async function* sourceBytes(source: RequestSource, build: RequestSpec<unknown> | undefined, stop?: Promise<void>): AsyncGenerator<Buffer> {
-  const items: AsyncIterable<unknown> | Iterable<unknown> = source instanceof Readable ? source : source;
+  const items = source as AsyncIterable<unknown> | Iterable<unknown>;
   let row = 0;
   const iterator = (Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]()) as AsyncIterator<unknown> | Iterator<unknown>;
   let done = false;
@@ -112,8 +113,8 @@ export async function spoolSource(
   const hash = createHash('sha256');
   let bytes = 0;
   let handle: FileHandle | undefined;
-  const fail = (err: unknown) =>
-    err instanceof BatchlineError ? err : new IoError('RUN_STATE_WRITE_FAILED', `cannot write ${path}: ${systemReason(err)}`, { path: path ?? undefined, syscallCode: systemCode(err), cause: err });
+  // The source's own failures come coded (sourceBytes); anything else is the spool's.
+  const fail = (err: unknown) => (err instanceof BatchlineError ? err : stateWriteFailed(path ?? '', err));
   // The read stops when the parser it feeds is gone (the ingest failed) or the run is aborted.
   let onStop: (() => void) | undefined;
   const stop = dest || signal ? new Promise<void>((resolve) => (onStop = resolve)) : undefined;
