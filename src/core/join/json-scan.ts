@@ -84,9 +84,10 @@ function skipValue(bytes: Buffer, i: number): number {
   return i === start ? -1 : i;
 }
 
-function hasBackslash(bytes: Buffer, start: number, end: number): boolean {
-  const at = bytes.indexOf(BACKSLASH, start);
-  return at !== -1 && at < end;
+/** Whether bytes[start, end) hold a backslash (an escape): a short span, looked at byte by byte. */
+export function hasBackslash(bytes: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] === BACKSLASH) return true;
+  return false;
 }
 
 /**

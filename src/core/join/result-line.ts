@@ -5,7 +5,7 @@
 import { JoinError } from '../../errors.ts';
 import type { BatchResultLine, ResultStatus } from '../../types.ts';
 import { describeOrigin, type LineOrigin } from './custom-id.ts';
-import { scanJsonText, type MemberWatch, type ValueSpan } from './json-scan.ts';
+import { hasBackslash, scanJsonText, type MemberWatch, type ValueSpan } from './json-scan.ts';
 
 function invalid(origin: LineOrigin, why: string, customId?: string): JoinError {
   return new JoinError('INVALID_RESULT_LINE', `${describeOrigin(origin)}: ${why}`, { line: origin.line, customId });
@@ -71,7 +71,6 @@ const ERROR = Buffer.from('error');
 const STATUS_CODE = Buffer.from('status_code');
 const NULL_VALUE = Buffer.from('null');
 const OK_STATUS = Buffer.from('200');
-const BACKSLASH = 0x5c;
 
 /**
  * Watches a result line's scan for its top-level `response` and `error` and
@@ -92,7 +91,7 @@ class ResultMembers implements MemberWatch {
   }
 
   key(bytes: Buffer, depth: 1 | 2, start: number, end: number): boolean {
-    for (let i = start; i < end; i++) if (bytes[i] === BACKSLASH) return false;
+    if (hasBackslash(bytes, start, end)) return false;
     if (depth === 1) {
       this.#top = isKey(bytes, start, end, RESPONSE) ? 'response' : isKey(bytes, start, end, ERROR) ? 'error' : 'other';
       return !((this.#top === 'response' && this.response) || (this.#top === 'error' && this.error));
