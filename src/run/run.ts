@@ -4,9 +4,11 @@
  * through upload, submit, poll, download and settle by its own task (unit.ts),
  * with bounded uploads, submits and downloads, every batch polled at once on
  * one request budget, and the token scheduler between upload and submit. A
- * settled unit whose requests need another try spawns a follow-up unit. When
- * every unit has settled, the join reads the input once more and writes one
- * result per request, in input order, newest try first, to the sink.
+ * settled unit whose requests need another try spawns a follow-up unit. The
+ * join starts once the input is sharded and takes each unit's final result
+ * lines as it settles (final-results.ts); after the last unit it reads the
+ * input once more and writes one result per request, in input order, to the
+ * sink.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -149,7 +151,6 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
     const estimateTokens = options.estimateTokens ?? (o.tokenLimit !== undefined ? defaultTokenEstimate : undefined);
     const ctx: UnitContext = {
       dir: o.stateDir,
-      runId: header.runId,
       client,
       record,
       upload: normalizeShardUploadOptions({}),
@@ -210,9 +211,9 @@ export async function runBatch(options: RunOptions): Promise<RunSummary | DryRun
       void task.finally(() => tasks.delete(task));
     };
     // Batches an earlier process submitted count their tokens in first: new ones queue behind them.
+    const running = (unit: UnitState) => unit.batchId !== null && !unit.ended;
     const unsettled = [...state.units.values()].filter((unit) => !unit.settled);
-    for (const unit of unsettled) if (unit.batchId && !unit.ended) spawn(unit);
-    for (const unit of unsettled) if (!(unit.batchId && !unit.ended)) spawn(unit);
+    for (const unit of [...unsettled.filter(running), ...unsettled.filter((unit) => !running(unit))]) spawn(unit);
 
     // The join starts once the input is all sharded (its requests are what it indexes) and ends after the last unit.
     const joinStats = newJoinStats();

@@ -44,7 +44,6 @@ export function namedTokenLimit(message: string | null | undefined): number | un
 
 export interface UnitContext {
   dir: string;
-  runId: string;
   client: ApiClient;
   record: (step: RunStep) => Promise<void>;
   upload: NormalizedShardUploadOptions;
