@@ -153,9 +153,13 @@ export class ShardPlan {
   }
 }
 
-/** Places a validated request in `plan` as the sharder would write it (its line, its embedding inputs); a request no shard can hold throws, coded. */
-export function placeRequest(plan: ShardPlan, request: ValidRequest): Placement {
+/**
+ * Places a validated request in `plan` as the sharder writes it: its line of
+ * `size` bytes (lineOutput's, computed when not given) and its embedding
+ * inputs. A request no shard can hold throws, coded.
+ */
+export function placeRequest(plan: ShardPlan, request: ValidRequest, size = lineOutput(request).size): Placement {
   const { line, value } = request;
   const inputs = value.url === '/v1/embeddings' ? countEmbeddingInputs(value.body.input) : undefined;
-  return plan.place(value.url, value.body.model, lineOutput(request).size + 1, line, value.custom_id, inputs);
+  return plan.place(value.url, value.body.model, size + 1, line, value.custom_id, inputs);
 }

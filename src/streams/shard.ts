@@ -2,10 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BatchlineError, invalidOption, IoError } from '../errors.ts';
-import { countEmbeddingInputs } from '../core/embedding-inputs.ts';
 import { lineOutput } from '../core/line-output.ts';
 import { DecodedLine } from '../core/parsed-line.ts';
-import { ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
+import { placeRequest, ShardPlan, type PlannedShard, type ShardLimits } from '../core/shard-plan.ts';
 import type { BatchRequest, ShardDescriptor, ValidRequest } from '../types.ts';
 import { systemCode, systemReason } from '../io/system-error.ts';
 import { destroyOnAbort } from './abortable.ts';
@@ -117,18 +116,16 @@ export class RequestSharder extends Transform {
 
   /** Places the request in its shard (finishing the shards it closes, opening the one it starts) and appends it there. */
   private async writeRequest(request: ValidRequest): Promise<void> {
-    const { line, value } = request;
     // The line as it was read (its text, or its bytes) when it came as JSONL; otherwise one serialisation.
     const { raw, text, size } = lineOutput(request);
     const original = raw !== undefined || request instanceof DecodedLine;
-    const inputs = value.url === '/v1/embeddings' ? countEmbeddingInputs(value.body.input) : undefined;
-    const placement = this.plan.place(value.url, value.body.model, size + 1, line, value.custom_id, inputs);
+    const placement = placeRequest(this.plan, request, size);
     if (placement.closedBefore) await this.finishShard(placement.closedBefore);
     const shard = this.open.get(placement.shard.index) ?? (await this.openShard(placement.shard));
     await shard.file.append(raw, text, size);
     if (this.estimateTokens) {
       const index = placement.shard.index;
-      this.tokens.set(index, (this.tokens.get(index) ?? 0) + this.estimateTokens(value));
+      this.tokens.set(index, (this.tokens.get(index) ?? 0) + this.estimateTokens(request.value));
     }
     this.counts.requests++;
     if (original) this.counts.rawRequests++;
