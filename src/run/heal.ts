@@ -157,8 +157,8 @@ export function shouldRetry(status: ResultStatus, retryRejected: boolean): boole
 
 /**
  * Cuts the lines of `unitPath` whose requests should go again into `outPath`
- * (when `write`), and counts them. `lineOf` maps a unit line to its input
- * line only for the follow-up's first/last line, which are carried over.
+ * (when given), and counts them. The follow-up keeps the unit's first and
+ * last input line (`span`).
  */
 export async function planRetry(
   unitPath: string,
